@@ -1,0 +1,3 @@
+from fentanyl_kg.cli import main
+
+main()
