@@ -1,0 +1,212 @@
+"""The fentanyl-kg command line: build, validate, query, cite, serve.
+
+Exit codes: 0 success, 1 the data is invalid, 2 the command cannot run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pyoxigraph as ox
+
+from fentanyl_kg import __version__, build, lookup, store
+from fentanyl_kg.errors import KgError, StatementError, StatementErrors, ValidationFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
+DATA = click.option("--data", "data_dir", type=click.Path(path_type=Path), default="graph_data",
+                    show_default=True, help="The graph_data folder to read.")
+OUT = click.option("--out", "out_dir", type=click.Path(path_type=Path), default="build",
+                   show_default=True, help="Where releases are written (build/release).")
+
+
+def _fail(code: int, message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _handle_errors(fn: F) -> F:
+    """Map the project's errors to exit codes: 1 for invalid data, 2 for anything else."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StatementErrors as exc:
+            _fail(1, "\n".join(str(e) for e in exc.errors) +
+                  f"\n{len(exc.errors)} error(s) in the statement files")
+        except StatementError as exc:
+            _fail(1, str(exc))
+        except ValidationFailed as exc:
+            _fail(1, "\n".join(exc.messages) + f"\n{len(exc.messages)} violation(s)")
+        except (KgError, OSError) as exc:
+            _fail(2, f"error: {exc}")
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="fentanyl-kg")
+def main() -> None:
+    """fentanyl-kg: a citation-traced knowledge graph of the illicit fentanyl economy."""
+
+
+@main.command("build")
+@DATA
+@OUT
+@_handle_errors
+def build_cmd(data_dir: Path, out_dir: Path) -> None:
+    """Validate, reason and write a release (N-Quads, TriG, VoID, validation report)."""
+    if not data_dir.is_dir():
+        _fail(2, f"error: no such folder: {data_dir}")
+    start = time.perf_counter()
+    release = build.build(data_dir, out_dir, progress=lambda m: click.echo(m, err=True))
+    c = release.counts
+    click.echo(f"built release {release.version} in {time.perf_counter() - start:.1f} s: "
+               f"{c['claims']} claims, {c['entities']} entities, {c['sources']} sources, "
+               f"{c['asserted_triples']} asserted + {c['inferred_triples']} inferred triples "
+               f"-> {release.path}")
+
+
+@main.command("validate")
+@DATA
+@_handle_errors
+def validate_cmd(data_dir: Path) -> None:
+    """Check the statement files and the SHACL shapes without writing anything."""
+    if not data_dir.is_dir():
+        _fail(2, f"error: no such folder: {data_dir}")
+    checked = build.check(data_dir, progress=lambda m: click.echo(m, err=True))
+    b = checked.built
+    click.echo(f"valid: {b.claims} claims, {b.entities} entities, {b.sources} sources, "
+               f"{len(checked.report.warnings)} warning(s)")
+
+
+def _open(out_dir: Path) -> ox.Store:
+    release = store.read_release(out_dir)
+    if release is None:
+        _fail(2, f"error: no release in {out_dir}; run `fentanyl-kg build` first")
+    return store.load_store(release)  # type: ignore[arg-type]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+@main.command("query")
+@click.argument("sparql", required=False)
+@click.option("--file", "query_file", type=click.File("r", encoding="utf-8"),
+              help="Read the query from a file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@OUT
+@_handle_errors
+def query_cmd(sparql: str | None, query_file: io.TextIOBase | None, fmt: str,
+              out_dir: Path) -> None:
+    """Run a SPARQL query over the current release.
+
+    The default graph is the union of the claim graphs and the inferred graph;
+    GRAPH reaches the provenance and ontology graphs too.
+    """
+    text = query_file.read() if query_file else sparql
+    if not text:
+        _fail(2, "error: give a query as an argument or with --file")
+    st = _open(out_dir)
+    try:
+        result = st.query(str(text), default_graph=lookup.union_graphs(st))
+    except SyntaxError as exc:
+        _fail(2, f"error: the query does not parse: {exc}")
+    if isinstance(result, ox.QueryBoolean):
+        click.echo(json.dumps({"boolean": bool(result)}) if fmt == "json" else str(bool(result)))
+        return
+    if isinstance(result, ox.QueryTriples):
+        click.echo(ox.serialize(list(result), format=ox.RdfFormat.TURTLE).decode())
+        return
+    names = [v.value for v in result.variables]
+    rows = [[("" if row[n] is None else row[n].value) for n in names] for row in result]
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([names, *rows])
+        click.echo(buf.getvalue(), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps([dict(zip(names, r, strict=True)) for r in rows], indent=2,
+                              ensure_ascii=False))
+    else:
+        click.echo(_table(names, rows))
+
+
+@main.command("cite")
+@click.argument("target", required=False)
+@click.option("--s", "s", help="Subject: entity slug, prefix:name or <iri>.")
+@click.option("--p", "p", help="Property, e.g. fkg:amount.")
+@click.option("--o", "o", help="Value: entity, IRI or literal text such as 83.5.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@OUT
+@_handle_errors
+def cite_cmd(target: str | None, s: str | None, p: str | None, o: str | None, as_json: bool,
+             out_dir: Path) -> None:
+    """Print every claim that supports an entity, a claim, or a triple pattern.
+
+    TARGET is an entity slug or IRI (claims where it is subject or value) or a claim IRI.
+    """
+    if not (target or s or p or o):
+        _fail(2, "error: give an entity, a claim, or at least one of --s/--p/--o")
+    st = _open(out_dir)
+    found: list[lookup.Citation] = []
+    claim = lookup.claim_from_text(target) if target else None
+    if claim is not None:
+        found = lookup.cite(st, claim=claim)
+    elif target:
+        term = lookup.parse_term(target)
+        found = lookup.cite(st, s=term) + lookup.cite(st, o=term)
+    else:
+        found = lookup.cite(st, *(lookup.parse_term(x) if x else None for x in (s, p, o)))
+    if as_json:
+        click.echo(json.dumps([c.__dict__ for c in found], indent=2, ensure_ascii=False))
+    else:
+        _print_citations(found)
+    if not found:
+        sys.exit(1)
+
+
+def _print_citations(found: list[lookup.Citation]) -> None:
+    by_claim: dict[str, list[lookup.Citation]] = {}
+    for c in found:
+        by_claim.setdefault(c.claim, []).append(c)
+    for claim, cs in by_claim.items():
+        c = cs[0]
+        click.echo(f"{c.record_id}  {claim}\n  {c.text}\n  source: {c.source_title} "
+                   f"<{c.source}>\n  locator: {c.locator}" +
+                   (f"\n  confidence: {c.confidence}" if c.confidence else "") +
+                   (f"\n  primary source: <{c.primary}>" if c.primary else "") +
+                   (f"\n  note: {c.note}" if c.note else ""))
+        for x in cs:
+            click.echo(f"    {' '.join(x.triple)}")
+    click.echo(f"{len(by_claim)} claim(s)")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--store-path", type=click.Path(path_type=Path), default=None,
+              help="Keep the Oxigraph store on disk here instead of in memory.")
+@DATA
+@OUT
+@_handle_errors
+def serve_cmd(host: str, port: int, threads: int, store_path: Path | None, data_dir: Path,
+              out_dir: Path) -> None:
+    """Serve the SPARQL endpoint and Linked Data pages (builds the release first if needed)."""
+    from fentanyl_kg.web import serve  # Flask is only needed here
+
+    serve.run(host=host, port=port, threads=threads, out_dir=out_dir, data_dir=data_dir,
+              store_path=store_path)

@@ -1,0 +1,304 @@
+"""Turn loaded records into an RDF Dataset: one named graph per claim, plus provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, PROV
+from rdflib.term import Node, _is_valid_uri
+
+from fentanyl_kg.errors import StatementError, StatementErrors
+from fentanyl_kg.namespaces import (CLAIM, FKG, ID, ONTOLOGY_GRAPH, PREFIXES, PROVENANCE_GRAPH,
+                                    SCHEMA, SOURCE)
+from fentanyl_kg.statements import Corpus, Location, Record, Source
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+PREFIXED = re.compile(r"^([A-Za-z][\w-]*):([A-Za-z_][\w.-]*)$")
+CONFIDENCE = {"high": FKG.HighConfidence, "medium": FKG.MediumConfidence,
+              "low": FKG.LowConfidence}
+Triple = tuple[Node, Node, Node]
+
+
+@dataclass
+class Vocabulary:
+    """What the ontology says about each term, which is all the loader needs to know."""
+
+    terms: set[URIRef]
+    classes: set[URIRef]
+    object_properties: set[URIRef]
+    ranges: dict[URIRef, URIRef]
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> Vocabulary:
+        def typed(*types: URIRef) -> set[URIRef]:
+            return {s for t in types for s in g.subjects(RDF.type, t) if isinstance(s, URIRef)}
+
+        return cls(
+            terms={s for s in g.subjects() if isinstance(s, URIRef)},
+            classes=typed(OWL.Class, RDFS.Class),
+            object_properties=typed(OWL.ObjectProperty),
+            ranges={s: o for s, o in g.subject_objects(RDFS.range)
+                    if isinstance(s, URIRef) and isinstance(o, URIRef)},
+        )
+
+    def is_property(self, iri: URIRef) -> bool:
+        return iri in self.object_properties or iri in self.ranges or iri in self.terms
+
+
+@dataclass
+class Built:
+    """The dataset and an index from every IRI we minted to where it was written."""
+
+    dataset: Dataset
+    locations: dict[URIRef, Location] = field(default_factory=dict)
+    claims: int = 0
+    entities: int = 0
+    sources: int = 0
+
+
+def expand(name: str, at: Location) -> URIRef:
+    """Expand `prefix:local` using the known prefixes."""
+    m = PREFIXED.match(name)
+    if not m or m.group(1) not in PREFIXES:
+        raise at.error(f"'{name}' is not a known prefixed name (prefixes: "
+                       f"{', '.join(sorted(PREFIXES))})")
+    return URIRef(PREFIXES[m.group(1)] + m.group(2))
+
+
+def entity_iri(slug: str, at: Location) -> URIRef:
+    if not SLUG.match(slug):
+        raise at.error(f"malformed IRI: slug '{slug}' may only use a-z, 0-9 and '-'")
+    return ID[slug]
+
+
+def lexical(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class _ClaimBuilder:
+    """Resolves one record's keys and values against the vocabulary."""
+
+    def __init__(self, vocab: Vocabulary, declared: set[str], record: Record,
+                 locations: dict[URIRef, Location]) -> None:
+        self.vocab, self.declared, self.record = vocab, declared, record
+        self.locations = locations
+        self.triples: list[Triple] = []
+
+    def reference(self, value: Any, at: Location) -> URIRef:
+        if not isinstance(value, str):
+            raise at.error(f"expected an entity slug or prefixed name, got {value!r}")
+        if value.startswith("<") and value.endswith(">"):
+            iri = value[1:-1]
+            if not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", iri, re.I) or not _is_valid_uri(iri):
+                raise at.error(f"malformed IRI {value}")
+            return URIRef(iri)
+        if ":" in value:
+            iri = expand(value, at)
+            if iri.startswith(str(FKG)) and iri not in self.vocab.terms:
+                raise at.error(f"'{value}' is not defined in the ontology")
+            return iri
+        iri = entity_iri(value, at)
+        if value not in self.declared:
+            raise at.error(f"dangling reference: entity '{value}' is not declared "
+                           "(no record gives it a type)")
+        return iri
+
+    def literal(self, prop: URIRef, value: Any, at: Location) -> list[Literal]:
+        rng = self.vocab.ranges.get(prop)
+        if rng == RDF.langString or (rng is None and isinstance(value, dict)):
+            if not isinstance(value, dict):
+                raise at.error(f"'{prop.n3()}' needs text per language, e.g. {{en: ...}}")
+            out = []
+            for lang, text in value.items():
+                for t in text if isinstance(text, list) else [text]:
+                    if not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", str(lang)):
+                        raise at.error(f"'{lang}' is not a language code (text {t!r}); "
+                                       "quote text that contains a comma")
+                    if not isinstance(t, str):
+                        raise at.error(f"text for language '{lang}' must be a string, got {t!r}")
+                    out.append(Literal(t.strip(), lang=lang))
+            return out
+        if isinstance(value, dict | list) or value is None:
+            raise at.error(f"'{prop.n3()}' takes a single value, got {value!r}")
+        if rng is None or rng in (RDFS.Literal, XSD.string):
+            if rng == XSD.string or isinstance(value, str):
+                return [Literal(lexical(value))]
+            return [Literal(value)]
+        if rng == XSD.decimal and isinstance(value, bool | str):
+            raise at.error(f"wrong datatype: '{prop.n3()}' takes a number, got {value!r}")
+        if rng == XSD.boolean and not isinstance(value, bool):
+            raise at.error(f"wrong datatype: '{prop.n3()}' takes true or false, got {value!r}")
+        lit = Literal(lexical(value), datatype=rng)
+        if lit.ill_typed:
+            raise at.error(f"wrong datatype: {value!r} is not a valid {rng.n3()} "
+                           f"for '{prop.n3()}'")
+        return [lit]
+
+    def node(self, parent: URIRef, key: str, prop: URIRef, value: dict[str, Any],
+             at: Location) -> URIRef:
+        digest = hashlib.sha1(json.dumps([str(parent), key, value], sort_keys=True,
+                                         default=lexical).encode()).hexdigest()[:16]
+        iri = ID["node/" + digest]
+        self.locations.setdefault(iri, at)
+        rng = self.vocab.ranges.get(prop)
+        node_type = value.get("type")
+        if node_type is not None:
+            self.triples.append((iri, RDF.type, self.class_iri(str(node_type), at)))
+        elif rng is not None and rng in self.vocab.classes:
+            self.triples.append((iri, RDF.type, rng))
+        for k, v in value.items():
+            if k != "type":
+                self.add(iri, k, v, at)
+        return iri
+
+    def class_iri(self, name: str, at: Location) -> URIRef:
+        iri = expand(name, at) if ":" in name else FKG[name]
+        if iri not in self.vocab.classes:
+            raise at.error(f"unknown class '{name}' (not an owl:Class in the ontology)")
+        return iri
+
+    def add(self, subject: URIRef, key: str, value: Any, at: Location) -> None:
+        prop = expand(key, at) if ":" in key else FKG[key]
+        if not self.vocab.is_property(prop):
+            raise at.error(f"unknown property '{key}' (not declared in the ontology)")
+        for v in value if isinstance(value, list) else [value]:
+            if prop in self.vocab.object_properties:
+                obj = (self.node(subject, key, prop, v, at) if isinstance(v, dict)
+                       else self.reference(v, at))
+                self.triples.append((subject, prop, obj))
+            else:
+                self.triples += [(subject, prop, lit) for lit in self.literal(prop, v, at)]
+
+    def build(self) -> list[Triple]:
+        rec = self.record
+        subject = entity_iri(rec.subject, rec.where("subject"))
+        if rec.type is not None:
+            self.triples.append((subject, RDF.type, self.class_iri(rec.type, rec.where("type"))))
+        if rec.label is not None:
+            self.add(subject, "rdfs:label", rec.label, rec.where("label"))
+        for p in rec.properties:
+            self.add(subject, p.key, p.value, p.at)
+        return self.triples
+
+
+def claim_iri(triples: list[Triple], source: str, locator: str) -> URIRef:
+    """A claim's IRI hashes its triples, source and locator: stable, order-independent."""
+    lines = sorted(" ".join(t.n3() for t in triple) for triple in triples)
+    payload = "\n".join([*lines, source, locator]).encode("utf-8")
+    return CLAIM[hashlib.sha1(payload).hexdigest()[:16]]
+
+
+def _issued(value: str, at: Location) -> Literal:
+    for pattern, dtype in ((r"^\d{4}$", XSD.gYear), (r"^\d{4}-\d{2}$", XSD.gYearMonth),
+                           (r"^\d{4}-\d{2}-\d{2}$", XSD.date)):
+        if re.match(pattern, value):
+            return Literal(value, datatype=dtype)
+    raise at.error(f"'issued' must be YYYY, YYYY-MM or YYYY-MM-DD, got '{value}'")
+
+
+def _url(value: str, at: Location) -> Literal:
+    if not re.match(r"^https?://\S+$", value) or not _is_valid_uri(value):
+        raise at.error(f"malformed IRI: url '{value}'")
+    return Literal(value, datatype=XSD.anyURI)
+
+
+def source_triples(src: Source) -> list[Triple]:
+    s = SOURCE[src.id]
+    out: list[Triple] = [(s, RDF.type, DCTERMS.BibliographicResource),
+                         (s, RDFS.label, Literal(src.title)), (s, DCTERMS.title, Literal(src.title))]
+    optional = ((DCTERMS.publisher, src.publisher), (DCTERMS.creator, src.author),
+                (FKG.sourceType, src.type), (DCTERMS.language, src.language),
+                (RDFS.comment, src.note))
+    out += [(s, p, Literal(v)) for p, v in optional if v]
+    if src.issued:
+        out.append((s, DCTERMS.issued, _issued(src.issued, src.at)))
+    if src.url:
+        out.append((s, SCHEMA.url, _url(src.url, src.at)))
+    if src.read_via:
+        copy = URIRef(f"{s}/copy")
+        out += [(s, FKG.consultedCopy, copy), (copy, RDF.type, FKG.SourceCopy),
+                (copy, PROV.alternateOf, s), (copy, SCHEMA.url, _url(src.read_via["url"], src.at))]
+        if src.read_via.get("publisher"):
+            out.append((copy, DCTERMS.publisher, Literal(src.read_via["publisher"])))
+    return out
+
+
+def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
+    """Build the asserted dataset: claim graphs, the provenance graph and the ontology graph."""
+    vocab = Vocabulary.from_graph(ontology)
+    errors: list[StatementError] = []
+    declared: dict[str, Record] = {}
+    for rec in corpus.records:
+        if rec.type is None:
+            continue
+        if rec.subject in declared:
+            first = declared[rec.subject].at
+            errors.append(rec.where("type").error(
+                f"entity '{rec.subject}' is declared twice (first at {first.path}:{first.line})"))
+        else:
+            declared[rec.subject] = rec
+    ds = Dataset()
+    built = Built(dataset=ds, entities=len(declared), sources=len(corpus.sources))
+    prov = ds.graph(PROVENANCE_GRAPH)
+    claims: dict[URIRef, Record] = {}
+    for rec in corpus.records:
+        try:
+            if rec.subject not in declared and SLUG.match(rec.subject):
+                raise rec.where("subject").error(
+                    f"dangling reference: subject '{rec.subject}' is not declared "
+                    "(no record gives it a type)")
+            if rec.label is not None and rec.type is None:
+                raise rec.where("label").error("'label' belongs on the record that declares "
+                                               "the entity (the one with 'type')")
+            triples = _ClaimBuilder(vocab, set(declared), rec, built.locations).build()
+        except StatementError as exc:
+            errors.append(exc)
+            continue
+        iri = claim_iri(triples, rec.source, rec.locator)
+        if iri in claims:
+            errors.append(rec.at.error(f"record '{rec.id}' repeats the claim of record "
+                                       f"'{claims[iri].id}' (same facts, source and locator)"))
+            continue
+        claims[iri] = rec
+        built.locations[iri] = rec.at
+        built.locations.setdefault(ID[rec.subject], rec.at)
+        g = ds.graph(iri)
+        for t in triples:
+            g.add(t)
+        meta: list[tuple[Node, Node]] = [
+            (RDF.type, FKG.Claim), (PROV.wasDerivedFrom, SOURCE[rec.source]),
+            (FKG.locator, Literal(rec.locator)), (FKG.recordId, Literal(rec.id)),
+            (DCTERMS.description, Literal(rec.text, lang="en")),
+            (DCTERMS.subject, ID[rec.subject])]
+        if rec.confidence:
+            meta.append((FKG.confidence, CONFIDENCE[rec.confidence]))
+        if rec.primary:
+            meta.append((FKG.primarySource, SOURCE[rec.primary]))
+        if rec.note:
+            meta.append((FKG.curatorNote, Literal(rec.note.strip())))
+        for p, o in meta:
+            prov.add((iri, p, o))
+    for src in corpus.sources.values():
+        built.locations[SOURCE[src.id]] = src.at
+        try:
+            for t in source_triples(src):
+                prov.add(t)
+        except StatementError as exc:
+            errors.append(exc)
+    if errors:
+        raise StatementErrors(errors)
+    onto = ds.graph(ONTOLOGY_GRAPH)
+    for t in ontology:
+        onto.add(t)
+    built.claims = len(claims)
+    return built

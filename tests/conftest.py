@@ -1,0 +1,34 @@
+"""Shared fixtures: releases built once per session from the mini tree and the real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fentanyl_kg import build
+from fentanyl_kg.store import Release
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+MINI = DATA / "mini"
+REAL = ROOT / "graph_data"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def mini_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    """The tiny fixture tree, built once through the whole pipeline."""
+    return build.build(MINI, tmp_path_factory.mktemp("mini-out"))
+
+
+@pytest.fixture(scope="session")
+def real_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    """The real graph_data/, built once through the whole pipeline."""
+    return build.build(REAL, tmp_path_factory.mktemp("real-out"))
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
