@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
-
 from fentanyl_kg import build
 from fentanyl_kg.store import Release
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-MINI = DATA / "mini"
-REAL = ROOT / "graph_data"
-SHARED = ROOT.parent / "shared"
+from paths import MINI, REAL
 
 
 @pytest.fixture(scope="session")

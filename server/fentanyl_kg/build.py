@@ -13,8 +13,14 @@ from rdflib.namespace import DCTERMS, XSD
 
 from fentanyl_kg import bundled, rdf, reason, statements, store, validate
 from fentanyl_kg.errors import ValidationFailed
-from fentanyl_kg.namespaces import (BASE, GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH,
-                                    PROVENANCE_GRAPH, VOID)
+from fentanyl_kg.namespaces import (
+    BASE,
+    GRAPH,
+    INFERRED_GRAPH,
+    ONTOLOGY_GRAPH,
+    PROVENANCE_GRAPH,
+    VOID,
+)
 from fentanyl_kg.store import Quad, Release
 
 Progress = Callable[[str], None]

@@ -129,7 +129,7 @@ def query_cmd(sparql: str | None, query_file: io.TextIOBase | None, fmt: str,
         click.echo(json.dumps({"boolean": bool(result)}) if fmt == "json" else str(bool(result)))
         return
     if isinstance(result, ox.QueryTriples):
-        click.echo(ox.serialize(list(result), format=ox.RdfFormat.TURTLE).decode())
+        click.echo((ox.serialize(list(result), format=ox.RdfFormat.TURTLE) or b"").decode())
         return
     names = [v.value for v in result.variables]
     rows = [[("" if row[n] is None else row[n].value) for n in names] for row in result]
@@ -169,7 +169,8 @@ def cite_cmd(target: str | None, s: str | None, p: str | None, o: str | None, as
         term = lookup.parse_term(target)
         found = lookup.cite(st, s=term) + lookup.cite(st, o=term)
     else:
-        found = lookup.cite(st, *(lookup.parse_term(x) if x else None for x in (s, p, o)))
+        sub, prop, obj = (lookup.parse_term(x) if x else None for x in (s, p, o))
+        found = lookup.cite(st, s=sub, p=prop, o=obj)
     if as_json:
         click.echo(json.dumps([c.__dict__ for c in found], indent=2, ensure_ascii=False))
     else:

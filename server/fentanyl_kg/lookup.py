@@ -7,17 +7,23 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from fentanyl_kg.namespaces import (CLAIM, ID, INFERRED_GRAPH, ONTOLOGY_GRAPH, PREFIXES,
-                                    PROVENANCE_GRAPH)
+from fentanyl_kg.namespaces import (
+    CLAIM,
+    ID,
+    INFERRED_GRAPH,
+    ONTOLOGY_GRAPH,
+    PREFIXES,
+    PROVENANCE_GRAPH,
+)
 
 Term = ox.NamedNode | ox.Literal
 _NOT_DEFAULT = {str(PROVENANCE_GRAPH), str(ONTOLOGY_GRAPH)}
 
 
-def union_graphs(store: ox.Store) -> list[ox.NamedNode]:
+def union_graphs(store: ox.Store) -> list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph]:
     """The graphs that make up the default graph of a query: every claim graph plus inferred."""
     return sorted((g for g in store.named_graphs()
-                   if isinstance(g, ox.NamedNode) and g.value not in _NOT_DEFAULT), key=str)
+                   if isinstance(g, ox.NamedNode) and g.value not in _NOT_DEFAULT), key=str)  # type: ignore[return-value]
 
 
 def parse_term(text: str) -> Term:
@@ -84,7 +90,7 @@ def cite(store: ox.Store, s: Term | None = None, p: Term | None = None,
     }} ORDER BY ?rid ?s ?p ?o"""
     out = []
     for row in store.query(query):  # type: ignore[union-attr]
-        def val(name: str) -> str | None:
+        def val(name: str, row: ox.QuerySolution = row) -> str | None:
             term = row[name]
             return None if term is None else term.value
         out.append(Citation(

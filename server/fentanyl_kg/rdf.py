@@ -14,8 +14,16 @@ from rdflib.namespace import DCTERMS, OWL, PROV
 from rdflib.term import Node, _is_valid_uri
 
 from fentanyl_kg.errors import StatementError, StatementErrors
-from fentanyl_kg.namespaces import (CLAIM, FKG, ID, ONTOLOGY_GRAPH, PREFIXES, PROVENANCE_GRAPH,
-                                    SCHEMA, SOURCE)
+from fentanyl_kg.namespaces import (
+    CLAIM,
+    FKG,
+    ID,
+    ONTOLOGY_GRAPH,
+    PREFIXES,
+    PROVENANCE_GRAPH,
+    SCHEMA,
+    SOURCE,
+)
 from fentanyl_kg.statements import Corpus, Location, Record, Source
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -23,6 +31,16 @@ PREFIXED = re.compile(r"^([A-Za-z][\w-]*):([A-Za-z_][\w.-]*)$")
 CONFIDENCE = {"high": FKG.HighConfidence, "medium": FKG.MediumConfidence,
               "low": FKG.LowConfidence}
 Triple = tuple[Node, Node, Node]
+# rdflib does not check every datatype's lexical form (gYear, for one), so we do.
+LEXICAL = {
+    XSD.gYear: re.compile(r"^-?\d{4}$"),
+    XSD.gYearMonth: re.compile(r"^-?\d{4}-(0[1-9]|1[0-2])$"),
+    XSD.date: re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"),
+    XSD.decimal: re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$"),
+    XSD.integer: re.compile(r"^[+-]?\d+$"),
+    XSD.nonNegativeInteger: re.compile(r"^\+?\d+$"),
+    XSD.boolean: re.compile(r"^(true|false)$"),
+}
 
 
 @dataclass
@@ -138,8 +156,11 @@ class _ClaimBuilder:
             raise at.error(f"wrong datatype: '{prop.n3()}' takes a number, got {value!r}")
         if rng == XSD.boolean and not isinstance(value, bool):
             raise at.error(f"wrong datatype: '{prop.n3()}' takes true or false, got {value!r}")
+        if rng == XSD.decimal and isinstance(value, float):
+            value = format(value, "f").rstrip("0").rstrip(".") if value % 1 else int(value)
         lit = Literal(lexical(value), datatype=rng)
-        if lit.ill_typed:
+        pattern = LEXICAL.get(rng)
+        if (pattern is not None and not pattern.match(str(lit))) or lit.ill_typed:
             raise at.error(f"wrong datatype: {value!r} is not a valid {rng.n3()} "
                            f"for '{prop.n3()}'")
         return [lit]
@@ -214,8 +235,9 @@ def _url(value: str, at: Location) -> Literal:
 
 def source_triples(src: Source) -> list[Triple]:
     s = SOURCE[src.id]
+    title = Literal(src.title)
     out: list[Triple] = [(s, RDF.type, DCTERMS.BibliographicResource),
-                         (s, RDFS.label, Literal(src.title)), (s, DCTERMS.title, Literal(src.title))]
+                         (s, RDFS.label, title), (s, DCTERMS.title, title)]
     optional = ((DCTERMS.publisher, src.publisher), (DCTERMS.creator, src.author),
                 (FKG.sourceType, src.type), (DCTERMS.language, src.language),
                 (RDFS.comment, src.note))
@@ -236,7 +258,7 @@ def source_triples(src: Source) -> list[Triple]:
 def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
     """Build the asserted dataset: claim graphs, the provenance graph and the ontology graph."""
     vocab = Vocabulary.from_graph(ontology)
-    errors: list[StatementError] = []
+    errors: list[StatementError] = list(corpus.errors)
     declared: dict[str, Record] = {}
     for rec in corpus.records:
         if rec.type is None:

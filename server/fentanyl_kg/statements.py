@@ -76,8 +76,11 @@ class Record:
 
 @dataclass
 class Corpus:
+    """What was read. `errors` are reported together with the RDF stage's, so one run shows all."""
+
     sources: dict[str, Source]
     records: list[Record]
+    errors: list[StatementError] = field(default_factory=list)
 
 
 class _Mapping(dict[str, Any]):
@@ -119,11 +122,11 @@ def read_yaml(path: Path) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise StatementError(path, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise StatementError(path, bad_line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
                              f"at offset {exc.start}); save the file as UTF-8") from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -203,6 +206,7 @@ def _record(path: Path, item: _Mapping, errors: list[StatementError]) -> Record 
     if confidence is not None and confidence not in CONFIDENCE:
         errors.append(StatementError(path, item.key_lines["confidence"],
                                      f"confidence '{confidence}' is not one of high, medium, low"))
+        confidence = None
     props = [Property(k, v, Location(path, item.key_lines[k]))
              for k, v in item.items() if k not in RESERVED]
     return Record(
@@ -224,7 +228,7 @@ def statement_files(data_dir: Path) -> list[Path]:
 
 
 def load(data_dir: Path) -> Corpus:
-    """Read sources and records from a graph_data folder; raise StatementErrors listing every problem."""
+    """Read sources and records from a graph_data folder, collecting every problem in `errors`."""
     data_dir = Path(data_dir)
     errors: list[StatementError] = []
     sources_path = data_dir / "sources.yaml"
@@ -255,6 +259,4 @@ def load(data_dir: Path) -> Corpus:
                     errors.append(rec.where(key).error(
                         f"unknown source key '{ref}' (not in {sources_path.name})"))
             records.append(rec)
-    if errors:
-        raise StatementErrors(errors)
-    return Corpus(sources=sources, records=records)
+    return Corpus(sources=sources, records=records, errors=errors)

@@ -64,21 +64,21 @@ def _ox_quads(quads: Iterable[Quad]) -> list[ox.Quad]:
 
 def nquads(quads: Iterable[Quad]) -> bytes:
     """Canonical N-Quads: one quad per line, lines sorted, so equal data gives equal bytes."""
-    data = ox.serialize(_ox_quads(quads), format=ox.RdfFormat.N_QUADS)
+    data = ox.serialize(_ox_quads(quads), format=ox.RdfFormat.N_QUADS) or b""
     lines = sorted(set(data.splitlines(keepends=True)))
     return b"".join(lines)
 
 
 def trig(quads: Iterable[Quad]) -> bytes:
     """TriG with the project's prefixes; graphs and triples in sorted order."""
-    return ox.serialize(_ox_quads(quads), format=ox.RdfFormat.TRIG, prefixes=PREFIXES)
+    return ox.serialize(_ox_quads(quads), format=ox.RdfFormat.TRIG, prefixes=PREFIXES) or b""
 
 
 def turtle(g: Graph) -> bytes:
     """Turtle for small graphs (VoID, validation report) with sorted triples."""
     triples = sorted((ox.Triple(to_ox(s), to_ox(p), to_ox(o))  # type: ignore[arg-type]
                       for s, p, o in g), key=str)
-    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES)
+    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES) or b""
 
 
 def _write(path: Path, data: bytes) -> None:
