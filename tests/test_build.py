@@ -21,7 +21,7 @@ FILES = {"dataset.nq", "dataset.trig", "void.ttl", "validation.ttl", "release.js
 def test_release_files_and_counts(mini_release: Release) -> None:
     assert {p.name for p in mini_release.path.iterdir()} == FILES
     c = mini_release.counts
-    assert (c["claims"], c["entities"], c["sources"]) == (16, 14, 3)
+    assert (c["claims"], c["entities"], c["situations"], c["sources"]) == (16, 11, 3, 3)
     assert c["inferred_triples"] > 0
     assert c["quads"] == len(mini_release.nquads.read_bytes().splitlines())
     meta = json.loads((mini_release.path / "release.json").read_text())
@@ -83,7 +83,8 @@ def test_a_new_release_replaces_the_link_atomically(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "code", "words"), [
-    (["build", "--data", str(MINI)], 0, "16 claims, 14 entities, 3 sources"),
+    (["build", "--data", str(MINI)], 0, "16 claims, 11 entities, 3 flows/events/observations/"
+     "findings, 3 sources"),
     (["validate", "--data", str(MINI)], 0, "valid: 16 claims"),
     (["build", "--data", "/nonexistent/folder"], 2, "no such folder"),
     (["query", "SELECT * { ?s ?p ?o }"], 2, "no release"),

@@ -116,7 +116,8 @@ def _counts(checked: Checked, quads: list[Quad]) -> dict[str, int]:
     for q in quads:
         per[key.get(q[3], "asserted_triples")] += 1  # type: ignore[call-overload]
     b = checked.built
-    return {**per, "claims": b.claims, "entities": b.entities, "sources": b.sources,
+    return {**per, "claims": b.claims, "entities": b.entities, "situations": b.situations,
+            "sources": b.sources,
             "quads": len(quads), "warnings": len(checked.report.warnings)}
 
 

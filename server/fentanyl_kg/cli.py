@@ -69,7 +69,8 @@ def build_cmd(data_dir: Path, out_dir: Path) -> None:
     release = build.build(data_dir, out_dir, progress=lambda m: click.echo(m, err=True))
     c = release.counts
     click.echo(f"built release {release.version} in {time.perf_counter() - start:.1f} s: "
-               f"{c['claims']} claims, {c['entities']} entities, {c['sources']} sources, "
+               f"{c['claims']} claims, {c['entities']} entities, {c['situations']} flows/events/"
+               f"observations/findings, {c['sources']} sources, "
                f"{c['asserted_triples']} asserted + {c['inferred_triples']} inferred triples "
                f"-> {release.path}")
 
@@ -83,7 +84,8 @@ def validate_cmd(data_dir: Path) -> None:
         _fail(2, f"error: no such folder: {data_dir}")
     checked = build.check(data_dir, progress=lambda m: click.echo(m, err=True))
     b = checked.built
-    click.echo(f"valid: {b.claims} claims, {b.entities} entities, {b.sources} sources, "
+    click.echo(f"valid: {b.claims} claims, {b.entities} entities, {b.situations} flows/events/"
+               f"observations/findings, {b.sources} sources, "
                f"{len(checked.report.warnings)} warning(s)")
 
 

@@ -77,6 +77,7 @@ class Built:
     locations: dict[URIRef, Location] = field(default_factory=dict)
     claims: int = 0
     entities: int = 0
+    situations: int = 0
     sources: int = 0
 
 
@@ -270,7 +271,12 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
         else:
             declared[rec.subject] = rec
     ds = Dataset()
-    built = Built(dataset=ds, entities=len(declared), sources=len(corpus.sources))
+    # Flows, events, observations and findings are n-ary nodes, counted apart from entities.
+    situation_classes = set(ontology.transitive_subjects(RDFS.subClassOf, FKG.Situation))
+    situations = sum(1 for r in declared.values()
+                     if r.type is not None and FKG[r.type] in situation_classes)
+    built = Built(dataset=ds, entities=len(declared) - situations, situations=situations,
+                  sources=len(corpus.sources))
     prov = ds.graph(PROVENANCE_GRAPH)
     claims: dict[URIRef, Record] = {}
     for rec in corpus.records:
