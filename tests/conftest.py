@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+
 from fentanyl_kg import build
 from fentanyl_kg.store import Release
 from paths import MINI, REAL

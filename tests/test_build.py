@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from fentanyl_kg import build, cli, store
 from fentanyl_kg.errors import StatementErrors
 from fentanyl_kg.store import Release

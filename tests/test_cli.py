@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from fentanyl_kg import cli
 from fentanyl_kg.store import Release
 

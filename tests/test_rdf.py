@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+from rdflib import RDF, URIRef
+from rdflib.namespace import DCTERMS, PROV
+
 from fentanyl_kg import bundled, rdf, statements
 from fentanyl_kg.namespaces import CLAIM, FKG, ID, ONTOLOGY_GRAPH, PROVENANCE_GRAPH, SOURCE
 from paths import MINI
-from rdflib import RDF, URIRef
-from rdflib.namespace import DCTERMS, PROV
 
 
 def _built() -> rdf.Built:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from rdflib import RDF, Graph
+from rdflib.namespace import OWL
+
 from fentanyl_kg import bundled, rdf, reason, statements
 from fentanyl_kg.namespaces import FKG, ID
 from paths import MINI
-from rdflib import RDF, Graph
-from rdflib.namespace import OWL
 
 
 @pytest.fixture(scope="module")

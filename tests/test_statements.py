@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from fentanyl_kg import bundled, rdf, statements
 from fentanyl_kg.errors import StatementErrors
 from paths import MINI
