@@ -50,8 +50,10 @@ def infer(ds: Dataset, ontology: Graph) -> Inference:
     for t in facts:
         work.add(t)
     before = set(work)
+    # improved_datatypes=False: owlrl's own lexical converters would replace rdflib's
+    # process-wide and outlive the closure, changing how later code (pyshacl) sees literals.
     closure = owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
-                                     datatype_axioms=False)
+                                     datatype_axioms=False, improved_datatypes=False)
     closure.expand(work)
     out = Graph()
     problems: list[str] = []
