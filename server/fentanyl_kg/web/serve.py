@@ -1,0 +1,105 @@
+"""`fentanyl-kg serve`: build the release if there is none, then serve it with waitress.
+
+One line per request goes to the `fentanyl_kg.access` logger (stderr), in the combined log
+format followed by the time taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import waitress
+
+from fentanyl_kg import __version__, build, store
+from fentanyl_kg.web import create_app
+
+access_log = logging.getLogger("fentanyl_kg.access")
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+MAX_LOGGED_TARGET = 300  # characters of the request target kept in the access log
+
+
+class AccessLog:
+    """WSGI middleware writing one access log line per request."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+
+        def _start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, *exc_info)
+
+        size = 0
+        body = self.app(environ, _start)
+        try:
+            for chunk in body:
+                size += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            access_log.info(_line(environ, seen.get("status", "-"), size,
+                                  time.perf_counter() - started))
+
+
+def _line(environ: dict[str, Any], status: str, size: int, seconds: float) -> str:
+    target = environ.get("PATH_INFO", "")
+    if environ.get("QUERY_STRING"):
+        target += "?" + environ["QUERY_STRING"]
+    if len(target) > MAX_LOGGED_TARGET:
+        target = target[:MAX_LOGGED_TARGET] + "..."
+    when = time.strftime("%d/%b/%Y:%H:%M:%S %z")
+    return (f'{environ.get("REMOTE_ADDR", "-")} - - [{when}] '
+            f'"{environ.get("REQUEST_METHOD", "-")} {target} '
+            f'{environ.get("SERVER_PROTOCOL", "-")}" {status} {size} '
+            f'"{environ.get("HTTP_REFERER", "-")}" "{environ.get("HTTP_USER_AGENT", "-")}" '
+            f"{seconds * 1000:.1f}ms")
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds waitress, so the query workers are stopped cleanly
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+        out_dir: Path = Path("build"), data_dir: Path = Path("graph_data"),
+        store_path: Path | None = None) -> None:
+    """Serve the current release under out_dir, building it from data_dir first if needed."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    release = store.read_release(out_dir)
+    if release is None:
+        print(f"fentanyl-kg: no release in {out_dir}; building one from {data_dir}",
+              file=sys.stderr, flush=True)
+        release = build.build(data_dir, out_dir, progress=lambda m: print(m, file=sys.stderr,
+                                                                           flush=True))
+    # The resolved folder, so that a worker restarted after a rebuild still loads this release.
+    app = create_app({"RELEASE_DIR": Path(release.path).resolve(), "OUT_DIR": out_dir,
+                      "DATA_DIR": data_dir, "STORE_PATH": store_path})
+    state = app.extensions["fentanyl_kg"]
+    state.executor.start()
+    settings = app.config["MAX_REQUEST_BYTES"]
+    server = waitress.create_server(AccessLog(app), host=host, port=port, threads=threads,
+                                    ident=f"fentanyl-kg/{__version__}",
+                                    max_request_body_size=settings)
+    signal.signal(signal.SIGTERM, _stop)
+    url = f"http://{host}:{server.effective_port}/"  # type: ignore[union-attr]
+    print(f"fentanyl-kg: serving release {release.version} on {url} with {threads} threads "
+          f"and {state.settings.QUERY_WORKERS} query workers", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.executor.close()
+        server.close()
