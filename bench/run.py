@@ -15,7 +15,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset
 
-from fentanyl_kg import build, bundled, lookup
+from fentanyl_kg import build, bundled, store
 
 
 def _median_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -45,21 +45,19 @@ def main() -> None:
 
             release = build.build(args.data, Path(out), progress)
             data = release.nquads.read_bytes()
+            ox_store = store.load_store(release)
     assert release is not None
     print(f"build of {args.data} ({release.counts['quads']} quads), median of {args.runs} runs:")
     for label, values in stages.items():
         print(f"  {label:24s} {statistics.median(values):6.1f} s")
 
-    ox_store = ox.Store()
-    ox_store.load(data, format=ox.RdfFormat.N_QUADS)
     rd = Dataset(default_union=True)
     rd.parse(data=data.decode(), format="nquads")
-    union = lookup.union_graphs(ox_store)
     print(f"\nnamed queries, median of {args.repeat} runs (ms); rdflib over the union of graphs:")
     print(f"  {'query':36s} {'pyoxigraph':>10s} {'rdflib':>10s} {'ratio':>7s}")
     for name, q in sorted(bundled.queries().items()):
         try:
-            ox_ms = _median_ms(lambda q=q: list(ox_store.query(q.text, default_graph=union)),
+            ox_ms = _median_ms(lambda q=q: list(ox_store.query(q.text)),
                                args.repeat)
             rd_ms = _median_ms(lambda q=q: list(rd.query(q.text)), max(3, args.repeat // 5))
         except Exception as exc:  # a benchmark reports and goes on

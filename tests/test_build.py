@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
@@ -36,7 +37,15 @@ def test_release_loads_into_oxigraph_with_the_contract_graphs(mini_release: Rele
     assert {base + "graph/provenance", base + "graph/ontology", base + "graph/inferred"} <= graphs
     others = graphs - {base + "graph/provenance", base + "graph/ontology", base + "graph/inferred"}
     assert len(others) == 16 and all(g.startswith(base + "id/claim/") for g in others)
-    assert len(list(st.quads_for_pattern(None, None, None, None))) == mini_release.counts["quads"]
+    named = [q for q in st.quads_for_pattern(None, None, None, None)
+             if q.graph_name != ox.DefaultGraph()]
+    assert len(named) == mini_release.counts["quads"]
+    # the default graph is the union of the claim graphs and the inferred graph
+    union = {(q.subject, q.predicate, q.object) for q in named
+             if "/id/claim/" in str(q.graph_name) or str(q.graph_name).endswith("inferred>")}
+    default = {(q.subject, q.predicate, q.object)
+               for q in st.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    assert default == union
 
 
 def _build_in_subprocess(out: Path) -> None:

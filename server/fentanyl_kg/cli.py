@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import click
 import pyoxigraph as ox
 
-from fentanyl_kg import __version__, build, lookup, store
+from fentanyl_kg import __version__, build, store
 from fentanyl_kg.errors import KgError, StatementError, StatementErrors, ValidationFailed
+from fentanyl_kg.namespaces import CLAIM
 
 F = TypeVar("F", bound=Callable[..., Any])
 DATA = click.option("--data", "data_dir", type=click.Path(path_type=Path), default="graph_data",
@@ -124,7 +125,7 @@ def query_cmd(sparql: str | None, query_file: io.TextIOBase | None, fmt: str,
         _fail(2, "error: give a query as an argument or with --file")
     st = _open(out_dir)
     try:
-        result = st.query(str(text), default_graph=lookup.union_graphs(st))
+        result = st.query(str(text))
     except SyntaxError as exc:
         _fail(2, f"error: the query does not parse: {exc}")
     if isinstance(result, ox.QueryBoolean):
@@ -148,53 +149,61 @@ def query_cmd(sparql: str | None, query_file: io.TextIOBase | None, fmt: str,
 
 @main.command("cite")
 @click.argument("target", required=False)
-@click.option("--s", "s", help="Subject: entity slug, prefix:name or <iri>.")
-@click.option("--p", "p", help="Property, e.g. fkg:amount.")
-@click.option("--o", "o", help="Value: entity, IRI or literal text such as 83.5.")
+@click.option("--s", "s", default="", help="Subject: entity slug, prefix:name or <iri>.")
+@click.option("--p", "p", default="", help="Property, e.g. fkg:amount (or a).")
+@click.option("--o", "o", default="", help="Value: entity, IRI, or literal text such as 83.5.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @OUT
 @_handle_errors
-def cite_cmd(target: str | None, s: str | None, p: str | None, o: str | None, as_json: bool,
-             out_dir: Path) -> None:
+def cite_cmd(target: str | None, s: str, p: str, o: str, as_json: bool, out_dir: Path) -> None:
     """Print every claim that supports an entity, a claim, or a triple pattern.
 
-    TARGET is an entity slug or IRI (claims where it is subject or value) or a claim IRI.
+    TARGET is an entity (claims where it is subject or value) or a claim IRI (claim:<hex>).
+    For an inferred triple, the asserted claims it was derived from are printed. The
+    answers are those of the endpoint's /cite.
     """
+    from fentanyl_kg.web.cite import Citer, parse_pattern
+
     if not (target or s or p or o):
         _fail(2, "error: give an entity, a claim, or at least one of --s/--p/--o")
     st = _open(out_dir)
-    found: list[lookup.Citation] = []
-    claim = lookup.claim_from_text(target) if target else None
-    if claim is not None:
-        found = lookup.cite(st, claim=claim)
-    elif target:
-        term = lookup.parse_term(target)
-        found = lookup.cite(st, s=term) + lookup.cite(st, o=term)
+    citer = Citer(st)
+    if target and target.strip("<>").startswith(("claim:", str(CLAIM))):
+        iri = target.strip("<>")
+        iri = str(CLAIM) + iri[len("claim:"):] if iri.startswith("claim:") else iri
+        claim = citer.claim(iri)
+        found = [{**claim, "supports": []}] if claim else []
     else:
-        sub, prop, obj = (lookup.parse_term(x) if x else None for x in (s, p, o))
-        found = lookup.cite(st, s=sub, p=prop, o=obj)
+        patterns = [(target, "", ""), ("", "", target)] if target else [(s, p, o)]
+        supports = [citer.explain(ts) for pat in patterns
+                    for ts in citer.match(*parse_pattern(st, *pat))]
+        found = citer.cite(supports)
     if as_json:
-        click.echo(json.dumps([c.__dict__ for c in found], indent=2, ensure_ascii=False))
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
         _print_citations(found)
     if not found:
         sys.exit(1)
 
 
-def _print_citations(found: list[lookup.Citation]) -> None:
-    by_claim: dict[str, list[lookup.Citation]] = {}
+def _print_citations(found: list[dict[str, Any]]) -> None:
     for c in found:
-        by_claim.setdefault(c.claim, []).append(c)
-    for claim, cs in by_claim.items():
-        c = cs[0]
-        click.echo(f"{c.record_id}  {claim}\n  {c.text}\n  source: {c.source_title} "
-                   f"<{c.source}>\n  locator: {c.locator}" +
-                   (f"\n  confidence: {c.confidence}" if c.confidence else "") +
-                   (f"\n  primary source: <{c.primary}>" if c.primary else "") +
-                   (f"\n  note: {c.note}" if c.note else ""))
-        for x in cs:
-            click.echo(f"    {' '.join(x.triple)}")
-    click.echo(f"{len(by_claim)} claim(s)")
+        extra = [(k, c.get(k)) for k in ("confidence", "primary_source", "note")]
+        click.echo(f"{c['record_id']}  {c['claim']}\n  {c['text']}\n"
+                   f"  source: {c['source_title']} <{c['source']}>\n  locator: {c['locator']}" +
+                   "".join(f"\n  {k.replace('_', ' ')}: {v}" for k, v in extra if v))
+        for t in c["supports"]:
+            how = "  (premise of an inferred triple)" if t["inferred"] else ""
+            click.echo("    " + " ".join(_term(t[k]) for k in ("s", "p", "o")) + how)
+    click.echo(f"{len(found)} claim(s)")
+
+
+def _term(t: dict[str, str]) -> str:
+    if t["type"] == "uri":
+        return f"<{t['value']}>"
+    suffix = f"@{t['xml:lang']}" if "xml:lang" in t else (
+        f"^^<{t['datatype']}>" if "datatype" in t else "")
+    return json.dumps(t["value"], ensure_ascii=False) + suffix
 
 
 @main.command("serve")

@@ -41,6 +41,15 @@ def asserted(ds: Dataset) -> Graph:
     return g
 
 
+def expand(g: Graph) -> None:
+    """Add the OWL 2 RL closure to g in place (owlrl), as the build does."""
+    # improved_datatypes=False: owlrl's own lexical converters would replace rdflib's
+    # process-wide and outlive the closure, changing how later code (pyshacl) sees literals.
+    closure = owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
+                                     datatype_axioms=False, improved_datatypes=False)
+    closure.expand(g)
+
+
 def infer(ds: Dataset, ontology: Graph) -> Inference:
     """Run the OWL 2 RL closure over ontology + claims; return only what is new."""
     facts = asserted(ds)
@@ -50,11 +59,7 @@ def infer(ds: Dataset, ontology: Graph) -> Inference:
     for t in facts:
         work.add(t)
     before = set(work)
-    # improved_datatypes=False: owlrl's own lexical converters would replace rdflib's
-    # process-wide and outlive the closure, changing how later code (pyshacl) sees literals.
-    closure = owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
-                                     datatype_axioms=False, improved_datatypes=False)
-    closure.expand(work)
+    expand(work)
     out = Graph()
     problems: list[str] = []
     for s, p, o in work:

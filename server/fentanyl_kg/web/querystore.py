@@ -1,13 +1,7 @@
-"""The store that /sparql queries run on: the release, plus a default graph that holds the union
-of the claim graphs and the inferred graph.
-
-The release's default graph is empty. Naming the thousands of claim graphs as the default graph
-of every query (`default_graph=[...]`) costs pyoxigraph 0.5 a scan per graph: a point lookup
-took 15-20 ms instead of 0.05 ms over 12,000 claim graphs, and a two-hop join did not finish in
-minutes. So the union is written once into the default graph when the store is loaded; a query
-then reads it like any default graph, and `FROM`, `default-graph-uri` and `named-graph-uri`
-keep their standard meaning. The provenance and ontology graphs are left out of the union and
-reached with GRAPH.
+"""The stores that /sparql's worker processes query: the release with the union of the claim
+graphs and the inferred graph as default graph (see store.fill_default_graph). `FROM`,
+`default-graph-uri` and `named-graph-uri` keep their standard meaning; the provenance and
+ontology graphs are reached with GRAPH.
 """
 
 from __future__ import annotations
@@ -18,17 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from fentanyl_kg.errors import KgError
-from fentanyl_kg.namespaces import CLAIM, INFERRED_GRAPH
-
-UNION = f"""INSERT {{ ?s ?p ?o }} WHERE {{
-  GRAPH ?g {{ ?s ?p ?o }}
-  FILTER(STRSTARTS(STR(?g), "{CLAIM}") || ?g = <{INFERRED_GRAPH}>)
-}}"""
-
-
-def fill_default_graph(store: ox.Store) -> None:
-    """Copy every claim-graph and inferred triple into the store's default graph."""
-    store.update(UNION)
+from fentanyl_kg.store import fill_default_graph
 
 
 def in_memory(nquads: Path | str) -> ox.Store:
