@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyoxigraph as ox
 from rdflib import Dataset
 
 from fentanyl_kg import build, bundled, store
