@@ -129,3 +129,14 @@ def test_shacl_violation_exits_1_with_file_and_line(runner: CliRunner, tmp_path:
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "quantity:" in t and i > 40)
     assert f"{data / 'statements' / 'facts.yaml'}:{line}:" in result.output
     assert not (tmp_path / "o" / "release").exists()
+
+
+def test_release_knows_whether_it_is_current(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(MINI, data)
+    release = build.build(data, tmp_path / "out")
+    assert build.is_current(store.read_release(tmp_path / "out"), data)
+    (data / "statements" / "facts.yaml").write_text(
+        (data / "statements" / "facts.yaml").read_text("utf-8") + "\n", "utf-8")
+    assert not build.is_current(release, data)
+    assert not build.is_current(None, data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,9 +91,26 @@ def build(data_dir: Path, out_dir: Path, progress: Progress = _quiet) -> Release
         files = {"dataset.nq": store.nquads(quads), "dataset.trig": store.trig(quads),
                  "void.ttl": store.turtle(void(counts)),
                  "validation.ttl": store.turtle(checked.report.graph)}
-        return store.write(Path(out_dir), files, counts)
+        return store.write(Path(out_dir), files, counts, input_digest(Path(data_dir)))
 
     return steps.run("writing release", write)  # type: ignore[return-value]
+
+
+def input_digest(data_dir: Path) -> str:
+    """A digest of everything a build reads: the data folder and the bundled ontology files.
+
+    `serve` compares it with the current release's to decide whether to rebuild."""
+    h = hashlib.sha1()
+    for t in bundled.turtle_files():
+        h.update(f"ontology/{t.name}\0".encode() + t.read_bytes() + b"\0")
+    for p in sorted(f for f in Path(data_dir).rglob("*") if f.is_file()):
+        h.update(f"{p.relative_to(data_dir).as_posix()}\0".encode() + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def is_current(release: Release | None, data_dir: Path) -> bool:
+    """Whether a release exists and was built from the data and ontology as they are now."""
+    return release is not None and release.inputs == input_digest(data_dir)
 
 
 def _quads(ds: Dataset, inferred: Graph) -> list[Quad]:

@@ -10,12 +10,14 @@ from rdflib import Graph
 SHAPES_FILE = "shapes.ttl"
 
 
-def _ontology_files() -> list[resources.abc.Traversable]:
+def turtle_files() -> list[resources.abc.Traversable]:
+    """Every bundled Turtle file (ontology, vocabularies, shapes), by name."""
     root = resources.files("fentanyl_kg.ontology")
-    return sorted(
-        (p for p in root.iterdir() if p.name.endswith(".ttl") and p.name != SHAPES_FILE),
-        key=lambda p: p.name,
-    )
+    return sorted((p for p in root.iterdir() if p.name.endswith(".ttl")), key=lambda p: p.name)
+
+
+def _ontology_files() -> list[resources.abc.Traversable]:
+    return [p for p in turtle_files() if p.name != SHAPES_FILE]
 
 
 def ontology() -> Graph:

@@ -34,6 +34,7 @@ class Release:
     path: Path
     version: str
     counts: dict[str, int]
+    inputs: str = ""  # digest of what it was built from (build.input_digest)
 
     @property
     def nquads(self) -> Path:
@@ -88,13 +89,15 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def write(out_dir: Path, files: dict[str, bytes], counts: dict[str, int]) -> Release:
+def write(out_dir: Path, files: dict[str, bytes], counts: dict[str, int],
+          inputs: str = "") -> Release:
     """Write a release folder and make it current in one atomic rename."""
     out_dir = Path(out_dir)
     releases = out_dir / RELEASES
     releases.mkdir(parents=True, exist_ok=True)
     version = hashlib.sha1(files["dataset.nq"]).hexdigest()[:12]
-    meta = json.dumps({"version": version, "counts": counts}, indent=2, sort_keys=True) + "\n"
+    meta = json.dumps({"version": version, "counts": counts, "inputs": inputs}, indent=2,
+                      sort_keys=True) + "\n"
     target = releases / version
     if not target.is_dir():
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=releases))
@@ -108,7 +111,7 @@ def write(out_dir: Path, files: dict[str, bytes], counts: dict[str, int]) -> Rel
     os.symlink(Path(RELEASES) / version, link)
     os.replace(link, out_dir / CURRENT)
     _prune(releases, keep={version})
-    return Release(path=out_dir / CURRENT, version=version, counts=counts)
+    return Release(path=out_dir / CURRENT, version=version, counts=counts, inputs=inputs)
 
 
 def _prune(releases: Path, keep: set[str]) -> None:
@@ -132,7 +135,8 @@ def open_release(path: Path) -> Release | None:
     if not meta.is_file() or not (Path(path) / "dataset.nq").is_file():
         return None
     data = json.loads(meta.read_text("utf-8"))
-    return Release(path=Path(path), version=data["version"], counts=data["counts"])
+    return Release(path=Path(path), version=data["version"], counts=data["counts"],
+                   inputs=data.get("inputs", ""))
 
 
 # The release's default graph is empty; a query's default graph is the union of the claim

@@ -18,6 +18,7 @@ from typing import Any
 import waitress
 
 from fentanyl_kg import __version__, build, store
+from fentanyl_kg.errors import KgError, StatementErrors, ValidationFailed
 from fentanyl_kg.web import create_app
 
 access_log = logging.getLogger("fentanyl_kg.access")
@@ -78,11 +79,21 @@ def run(host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
     """Serve the current release under out_dir, building it from data_dir first if needed."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     release = store.read_release(out_dir)
+    if not build.is_current(release, data_dir) and Path(data_dir).is_dir():
+        why = "no release" if release is None else "the data or ontology changed since release"
+        print(f"fentanyl-kg: {why} in {out_dir}; building from {data_dir}", file=sys.stderr,
+              flush=True)
+        try:
+            release = build.build(data_dir, out_dir, progress=lambda m: print(
+                m, file=sys.stderr, flush=True))
+        except (StatementErrors, ValidationFailed) as exc:
+            if release is None:
+                raise
+            # A failed build never replaces the graph being served: keep the previous one.
+            print(f"{exc}\nfentanyl-kg: the build failed; serving the previous release "
+                  f"{release.version}", file=sys.stderr, flush=True)
     if release is None:
-        print(f"fentanyl-kg: no release in {out_dir}; building one from {data_dir}",
-              file=sys.stderr, flush=True)
-        release = build.build(data_dir, out_dir, progress=lambda m: print(m, file=sys.stderr,
-                                                                           flush=True))
+        raise KgError(f"no release in {out_dir} and no data folder {data_dir} to build one")
     # The resolved folder, so that a worker restarted after a rebuild still loads this release.
     app = create_app({"RELEASE_DIR": Path(release.path).resolve(), "OUT_DIR": out_dir,
                       "DATA_DIR": data_dir, "STORE_PATH": store_path})
