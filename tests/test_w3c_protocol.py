@@ -28,7 +28,9 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 from web_support import close_app, live_server, make_app, release_files, write_release
 
-W3C = Path(__file__).resolve().parents[1].parent / "shared" / "w3c"
+from paths import SHARED
+
+W3C = SHARED / "w3c"
 PROTOCOL = W3C / "rdf-tests" / "sparql" / "sparql11" / "protocol"
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 HT = Namespace("http://www.w3.org/2011/http#")

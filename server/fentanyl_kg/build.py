@@ -109,8 +109,10 @@ def input_digest(data_dir: Path) -> str:
 
 
 def is_current(release: Release | None, data_dir: Path) -> bool:
-    """Whether a release exists and was built from the data and ontology as they are now."""
-    return release is not None and release.inputs == input_digest(data_dir)
+    """Whether a release exists and was not built from other data or ontology than now.
+
+    A release that does not record its inputs (one made by other tools) counts as current."""
+    return release is not None and release.inputs in ("", input_digest(data_dir))
 
 
 def _quads(ds: Dataset, inferred: Graph) -> list[Quad]:
