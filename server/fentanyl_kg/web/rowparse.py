@@ -9,13 +9,14 @@ from typing import Any
 
 import pyoxigraph as ox
 from pyparsing import ParseBaseException
-from rdflib import BNode, Literal, URIRef, Variable
+from rdflib import BNode, URIRef, Variable
 from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.plugins.sparql.algebra import translateQuery
 from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node
 
+from fentanyl_kg import store as release_store
 from fentanyl_kg.namespaces import PREFIXES
 from fentanyl_kg.web.terms import Term
 
@@ -82,16 +83,9 @@ def to_patterns(t: tuple[Node, Any, Node], notes: list[str]) -> list[Pattern] | 
 
 
 def to_ox(term: Node) -> PTerm:
+    # A blank node in a query pattern acts as a variable.
     if isinstance(term, Variable):
         return ox.Variable(str(term))
     if isinstance(term, BNode):
         return ox.Variable("_bnode_" + str(term))
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"unexpected term {term!r}")
+    return release_store.to_ox(term)
