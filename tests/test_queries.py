@@ -127,7 +127,7 @@ def test_recommendations_that_target_canada(real: ox.Store) -> None:
 @pytest.mark.slow
 def test_canada_linked_seizure_figures_keep_every_source(real: ox.Store) -> None:
     rows = run(real, "seizure_figures_by_source", country="canada")
-    fentanyl_2024 = [r for r in rows if r["commodity"] == "id:fentanyl" and r["startYear"] ==
+    fentanyl_2024 = [r for r in rows if r["commodity"] == "id:fentanyl" and r["endYear"] ==
                      "2024"]
     assert has(fentanyl_2024, amount="0.74", unit="fkg:Pounds",
                source="id:source/globe2025_canada")

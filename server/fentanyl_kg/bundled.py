@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -36,29 +37,54 @@ def shapes() -> Graph:
     return g
 
 
+_PARAM = re.compile(r"^#\s*param:\s*\??([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*(?:[—–:-]+\s*)?(.*)$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A `# param: name (kind) — meaning` header line; kind is iri, literal or a datatype."""
+
+    name: str
+    kind: str
+    meaning: str
+
+
 @dataclass(frozen=True)
 class NamedQuery:
     name: str
     title: str
     description: str
     text: str
+    params: tuple[Param, ...] = ()
+
+
+def _header(text: str) -> tuple[dict[str, str], tuple[Param, ...]]:
+    """The title/description and the parameters from a query's leading comment lines."""
+    meta: dict[str, str] = {}
+    params: list[Param] = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        m = _PARAM.match(line)
+        if m:
+            params.append(Param(m.group(1), (m.group(2) or "iri").strip(), m.group(3).strip()))
+            continue
+        key, _, value = line.lstrip("# ").partition(":")
+        if key.strip() in ("title", "description") and value:
+            meta[key.strip()] = value.strip()
+    return meta, tuple(params)
 
 
 def queries() -> dict[str, NamedQuery]:
-    """Named SPARQL queries by file stem, with the title and description from their header."""
+    """Named SPARQL queries by file stem, with the title, description and parameters."""
     out: dict[str, NamedQuery] = {}
     root = resources.files("fentanyl_kg.queries")
     for f in sorted(root.iterdir(), key=lambda p: p.name):
         if not f.name.endswith(".rq"):
             continue
         text = f.read_text(encoding="utf-8")
-        meta: dict[str, str] = {}
-        for line in text.splitlines():
-            if not line.startswith("#"):
-                break
-            key, _, value = line.lstrip("# ").partition(":")
-            if key.strip() in ("title", "description") and value:
-                meta[key.strip()] = value.strip()
+        meta, params = _header(text)
         name = f.name[: -len(".rq")]
-        out[name] = NamedQuery(name, meta.get("title", ""), meta.get("description", ""), text)
+        out[name] = NamedQuery(name, meta.get("title", ""), meta.get("description", ""), text,
+                               params)
     return out

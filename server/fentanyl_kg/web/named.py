@@ -26,41 +26,12 @@ from fentanyl_kg.errors import QueryError
 from fentanyl_kg.namespaces import ID, PREFIXES
 from fentanyl_kg.web.terms import Bindings, Term, default_graph_args, expand, parse_term, to_json
 
-_PARAM = re.compile(r"^#\s*param:\s*\??([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*(?:[—–:-]+\s*)?(.*)$")
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str
-    meaning: str
-
-
-@dataclass(frozen=True)
-class Named:
-    name: str
-    title: str
-    description: str
-    text: str
-    params: tuple[Param, ...]
-
-
-def params_of(text: str) -> tuple[Param, ...]:
-    """The `# param:` lines of a query's header."""
-    out = []
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            break
-        m = _PARAM.match(line)
-        if m:
-            out.append(Param(m.group(1), (m.group(2) or "iri").strip(), m.group(3).strip()))
-    return tuple(out)
+Named = bundled.NamedQuery
 
 
 def named_queries() -> dict[str, Named]:
     """Every named query, by file stem."""
-    return {name: Named(q.name, q.title, q.description, q.text, params_of(q.text))
-            for name, q in bundled.queries().items()}
+    return bundled.queries()
 
 
 def bind(store: ox.Store, query: Named, args: Mapping[str, str]) -> dict[str, Term]:
