@@ -140,3 +140,14 @@ def test_release_knows_whether_it_is_current(tmp_path: Path) -> None:
         (data / "statements" / "facts.yaml").read_text("utf-8") + "\n", "utf-8")
     assert not build.is_current(release, data)
     assert not build.is_current(None, data)
+
+
+def test_an_edit_that_changes_no_triple_keeps_the_version(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(MINI, data)
+    first = build.build(data, tmp_path / "out")
+    facts = data / "statements" / "facts.yaml"
+    facts.write_text("# a comment\n" + facts.read_text("utf-8"), "utf-8")
+    second = build.build(data, tmp_path / "out")
+    assert second.version == first.version and second.inputs != first.inputs
+    assert build.is_current(store.read_release(tmp_path / "out"), data)

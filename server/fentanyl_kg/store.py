@@ -105,6 +105,10 @@ def write(out_dir: Path, files: dict[str, bytes], counts: dict[str, int],
         for name, data in {**files, "release.json": meta.encode()}.items():
             _write(tmp / name, data)
         os.replace(tmp, target)
+    elif (target / "release.json").read_text("utf-8") != meta:
+        # Same data from edited inputs (say, a comment): record the new inputs digest.
+        _write(target / ".release.json.tmp", meta.encode())
+        os.replace(target / ".release.json.tmp", target / "release.json")
     link = out_dir / f".{CURRENT}-{os.getpid()}"
     if link.is_symlink() or link.exists():
         link.unlink()
