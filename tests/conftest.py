@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from web_support import close_app, make_app
 
 from fentanyl_kg import build
 from fentanyl_kg.store import Release
@@ -25,3 +30,16 @@ def real_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 @pytest.fixture()
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Flask]:
+    """The web app over the small fixture release (tests/data/web_release)."""
+    app = make_app()
+    yield app
+    close_app(app)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -7,11 +7,11 @@ pipeline tests; these tests read only the bundled ontology and shapes.
 from __future__ import annotations
 
 import re
-from functools import cache
 
 import owlrl
 import pyshacl
 import pytest
+from bundled_graphs import ontology, shapes
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD
@@ -34,16 +34,6 @@ TERM_TYPES = (
     RDF.Property,
 )
 LANGUAGES = ("en", "es", "fr")
-
-
-@cache
-def ontology() -> Graph:
-    return bundled.ontology()
-
-
-@cache
-def shapes() -> Graph:
-    return bundled.shapes()
 
 
 def in_fkg(node: Node) -> bool:

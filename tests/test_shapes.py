@@ -15,12 +15,12 @@ from urllib.parse import unquote, urlparse
 
 import pyshacl
 import pytest
+from bundled_graphs import ontology, shapes
 from rdflib import RDF, RDFS, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH
 from rdflib.term import Node
 
-from fentanyl_kg import bundled
 from fentanyl_kg.namespaces import ONTOLOGY_GRAPH
 
 # rdflib 7.6 calls its own deprecated APIs inside Dataset.parse (ConjunctiveGraph,
@@ -138,16 +138,6 @@ def load_manifest() -> tuple[Path, tuple[Case, ...]]:
             )
         )
     return background, tuple(cases)
-
-
-@cache
-def ontology() -> Graph:
-    return bundled.ontology()
-
-
-@cache
-def shapes() -> Graph:
-    return bundled.shapes()
 
 
 def load_case(case: Case) -> Dataset:

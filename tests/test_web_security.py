@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from web_support import SCRIPT, close_app, make_app
 
@@ -23,18 +22,6 @@ from fentanyl_kg.namespaces import PREFIXES
 from fentanyl_kg.web import guard
 
 STILL_THERE = "ASK { id:sonora fkg:locatedIn id:mexico }"
-
-
-@pytest.fixture(scope="module")
-def app() -> Iterator[Flask]:
-    app = make_app()
-    yield app
-    close_app(app)
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture()

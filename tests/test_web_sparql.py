@@ -39,18 +39,6 @@ SONORA_CLAIM = ID + "claim/4d1f07b6a2e85c74"
 
 
 @pytest.fixture(scope="module")
-def app() -> Iterator[Flask]:
-    app = make_app()
-    yield app
-    close_app(app)
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def small_app() -> Iterator[Flask]:
     """An app with tiny limits: 5 rows, 2,000-byte requests, one worker."""
     app = make_app(MAX_ROWS=5, MAX_REQUEST_BYTES=2000, QUERY_WORKERS=1)

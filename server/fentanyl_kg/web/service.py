@@ -15,12 +15,12 @@ from fentanyl_kg.namespaces import (
 from fentanyl_kg.store import Release
 from fentanyl_kg.web import formats
 from fentanyl_kg.web.config import Settings
+from fentanyl_kg.web.terms import RDF_TYPE
+from fentanyl_kg.web.terms import RDFS_COMMENT as COMMENT
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
 DCT = "http://purl.org/dc/terms/"
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
 XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 DATASET = ox.NamedNode(BASE + "dataset")
 
