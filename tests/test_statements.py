@@ -40,6 +40,8 @@ CASES = [
      "dangling reference: subject 'atlantis'"),
     ("unknown-property", GOOD.replace("bordersOn:", "bordersWith:"), 6,
      "unknown property 'bordersWith'"),
+    ("class-as-property", GOOD.replace("bordersOn:", "Country:"), 6,
+     "unknown property 'Country'"),
     ("unknown-class", GOOD.replace("  text:", "  type: Planet\n  text:"), 3,
      "unknown class 'Planet'"),
     ("declared-twice", GOOD.replace("  text:", "  type: Country\n  text:"), 3,

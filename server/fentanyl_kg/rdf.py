@@ -49,6 +49,7 @@ class Vocabulary:
 
     terms: set[URIRef]
     classes: set[URIRef]
+    properties: set[URIRef]
     object_properties: set[URIRef]
     ranges: dict[URIRef, URIRef]
 
@@ -60,13 +61,15 @@ class Vocabulary:
         return cls(
             terms={s for s in g.subjects() if isinstance(s, URIRef)},
             classes=typed(OWL.Class, RDFS.Class),
+            properties=typed(OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
+                             RDF.Property),
             object_properties=typed(OWL.ObjectProperty),
             ranges={s: o for s, o in g.subject_objects(RDFS.range)
                     if isinstance(s, URIRef) and isinstance(o, URIRef)},
         )
 
     def is_property(self, iri: URIRef) -> bool:
-        return iri in self.object_properties or iri in self.ranges or iri in self.terms
+        return iri in self.properties
 
 
 @dataclass
