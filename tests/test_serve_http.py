@@ -52,7 +52,9 @@ SONORA = URIRef(ID + "sonora")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     out = tmp_path_factory.mktemp("serve-out")
     shutil.copytree(WEB_RELEASE, out / "release")
-    with live_server(out, env={"FENTANYL_KG_QUERY_TIMEOUT": "2"}) as srv:
+    # Many requests at once from one address: the per-client cap would refuse them.
+    with live_server(out, env={"FENTANYL_KG_QUERY_TIMEOUT": "2",
+                               "FENTANYL_KG_CLIENT_CONCURRENCY": "0"}) as srv:
         yield srv
 
 
@@ -106,8 +108,8 @@ def test_ask(server: Server, fmt: str) -> None:
         assert result["boolean"] is True
     elif fmt == XML:
         assert result.getElementsByTagName("boolean")[0].firstChild.data == "true"
-    else:
-        assert result.strip() == b"true"
+    else:  # the form Jena writes and reads
+        assert result == (b"_askResult\r\ntrue\r\n" if fmt == CSV else b"?_askResult\ntrue\n")
 
 
 @pytest.mark.parametrize("fmt", [RDFXML, XML, JSONLD])

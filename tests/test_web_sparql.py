@@ -214,8 +214,7 @@ def test_format_parameter_overrides_accept(client: FlaskClient, value: str, quer
 
 @pytest.mark.parametrize(("query", "accept", "params"), [
     (LABELS, "image/png", {}),
-    (LABELS, "text/turtle", {}),
-    ("DESCRIBE id:sonora", CSV, {}),
+    ("DESCRIBE id:sonora", "image/png", {}),
     ("DESCRIBE id:sonora", JSON, {"format": "csv"}),
     (LABELS, JSON, {"format": "yaml"}),
 ])

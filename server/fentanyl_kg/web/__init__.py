@@ -2,13 +2,14 @@
 
 Settings are listed in config.py. Errors have one shape: a QueryError or an HTTP error becomes
 its status with JSON {"error": message, "status": n} (error.html for browsers); anything else is
-logged and becomes a 500 of the same shape, never a traceback. Every response allows CORS and
-is gzipped when the client accepts it.
+logged and becomes a 500 of the same shape, never a traceback. Every response allows CORS, carries
+a strict Content-Security-Policy with nosniff, and is gzipped when the client accepts it.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from fentanyl_kg import store as release_store
 from fentanyl_kg.errors import QueryError
 from fentanyl_kg.namespaces import PREFIXES
 from fentanyl_kg.store import Release
-from fentanyl_kg.web import querystore
+from fentanyl_kg.web import limits, querystore
 from fentanyl_kg.web.config import KgState, Settings, StartupError
 from fentanyl_kg.web.config import load as load_settings
 from fentanyl_kg.web.executor import WorkerPool, WorkerSpec
@@ -31,6 +32,15 @@ _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "applicatio
                  "application/javascript", "application/n-triples", "application/n-quads",
                  "application/rdf+xml", "application/sparql-results+", "application/trig",
                  "image/svg+xml")
+# Scripts and styles come only from /assets (the query page's JSON config is a data block, which
+# CSP does not execute); nothing may frame the pages or post them elsewhere.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CORS_HEADERS = ("Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since, "
+                "Cache-Control, Authorization, X-Requested-With")
+CORS_EXPOSED = ("ETag, Link, Retry-After, Fentanyl-KG-Truncated, Content-Disposition, "
+                "Content-Location")
+_HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -52,7 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
+    limits.install(app, settings)
     app.after_request(_cors)
+    app.after_request(_security)
     app.after_request(_gzip)
     from fentanyl_kg.web import pages, sparql  # the blueprints need the package imported
 
@@ -110,11 +122,23 @@ def _server_error(exc: InternalServerError) -> Response:
 # -- every response ------------------------------------------------------------------------
 def _cors(resp: Response) -> Response:
     resp.headers["Access-Control-Allow-Origin"] = "*"
-    resp.headers["Access-Control-Expose-Headers"] = "ETag, Fentanyl-KG-Truncated"
+    resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
     if request.method == "OPTIONS":
-        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        resp.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, If-None-Match"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
+        # The endpoint is public and keeps no cookies, so any well-formed header a client
+        # asks for may be sent; echoing the request beats guessing what each library adds.
+        asked = (request.headers.get("Access-Control-Request-Headers") or "").strip()
+        resp.headers["Access-Control-Allow-Headers"] = \
+            asked if _HEADER_LIST.fullmatch(asked) else CORS_HEADERS
         resp.headers["Access-Control-Max-Age"] = "86400"
+        resp.vary.add("Access-Control-Request-Headers")
+    return resp
+
+
+def _security(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return resp
 
 

@@ -42,6 +42,10 @@ class Settings:
     MAX_REQUEST_BYTES: int = 1_000_000
     SERVICE_ALLOWLIST: tuple[str, ...] = ()  # SERVICE endpoints a query may call
     PAGE_SIZE: int = 50
+    RATE_LIMIT: int = 600  # requests a client may make per RATE_WINDOW (token bucket); 0: off
+    RATE_WINDOW: float = 60.0  # seconds over which RATE_LIMIT refills
+    CLIENT_CONCURRENCY: int = 6  # requests a client may have in progress at once; 0: off
+    TRUSTED_PROXIES: tuple[str, ...] = ()  # addresses whose X-Forwarded-For names the client
 
     def get(self, name: str, default: Any = None) -> Any:
         """Mapping-style access, for code that treats the settings as a dict."""
@@ -62,8 +66,11 @@ _TYPES: dict[str, type] = {
     "RELEASE_DIR": Path, "OUT_DIR": Path, "DATA_DIR": Path, "STORE_PATH": Path,
     "PUBLIC_BASE": str, "QUERY_TIMEOUT": float, "QUERY_WORKERS": int, "MAX_ROWS": int,
     "MAX_REQUEST_BYTES": int, "SERVICE_ALLOWLIST": tuple, "PAGE_SIZE": int,
+    "RATE_LIMIT": int, "RATE_WINDOW": float, "CLIENT_CONCURRENCY": int, "TRUSTED_PROXIES": tuple,
 }
-_POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE"}
+_POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE",
+             "RATE_WINDOW"}
+_NOT_NEGATIVE = {"RATE_LIMIT", "CLIENT_CONCURRENCY"}  # 0 turns the limit off
 
 
 def load(config: Mapping[str, Any] | None = None,
@@ -105,6 +112,8 @@ def _convert(name: str, value: Any) -> Any:
             from None
     if name in _POSITIVE and converted <= 0:
         raise StartupError(f"setting {name} must be greater than 0, not {value!r}")
+    if name in _NOT_NEGATIVE and converted < 0:
+        raise StartupError(f"setting {name} must be 0 (off) or more, not {value!r}")
     if name == "PUBLIC_BASE" and not str(converted).endswith("/"):
         raise StartupError(f"setting PUBLIC_BASE must end with '/': {value!r}")
     return converted

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
 from fentanyl_kg.namespaces import PREFIXES
+from fentanyl_kg.web import conneg
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -94,50 +93,31 @@ def content_type(fmt: Format) -> str:
 
 def negotiate(accept: str | None, override: str | None) -> Choice:
     """The formats to answer in: `format=` wins (a short name or a media type), then Accept
-    with its q-values; among equally acceptable formats the first one in the table wins."""
+    with its q-values (conneg.py); among equally acceptable formats the first in the table."""
     if override:
         key = override.strip().lower()
         if "/" in key:  # a media type: read it as the whole Accept header
             accept = key
         elif key in _OVERRIDES:
-            results, graph = _OVERRIDES[key]
-            return Choice(BY_NAME.get(results or ""), BY_NAME.get(graph or ""))
+            results_name, graph_name = _OVERRIDES[key]
+            return Choice(BY_NAME.get(results_name or ""), BY_NAME.get(graph_name or ""))
         else:
             raise NotAcceptable(f"Unknown format={override!r}; use one of "
                                 f"{', '.join(sorted(_OVERRIDES))}, or a media type.")
-    entries = [(v.split(";")[0].strip().lower(), q)
-               for v, q in parse_accept_header(accept or "*/*", MIMEAccept)]
-    offers = (_best(entries, RESULTS), _best(entries, GRAPHS))
+    entries = conneg.parse(accept)
+    results, graphs = conneg.best(entries, RESULTS), conneg.best(entries, GRAPHS)
     html_q = max((q for v, q in entries if v == "text/html"), default=0)
-    best_q = max((_format_q(entries, f) for f in offers if f), default=0)
-    return Choice(offers[0], offers[1], html=html_q > 0 and html_q >= best_q)
-
-
-def _best(entries: list[tuple[str, float]], formats: Sequence[Format]) -> Format | None:
-    """The acceptable format with the highest q; on a tie, the first in the table."""
-    scored = [(q, -i, f) for i, f in enumerate(formats) if (q := _format_q(entries, f)) > 0]
-    return max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
-
-
-def _format_q(entries: list[tuple[str, float]], fmt: Format) -> float:
-    """The q the client gives a format: that of its own media type when named (so q=0 refuses
-    it), else the best q of any media type that selects it."""
-    for value, q in entries:
-        if value == fmt.media_type:
-            return q
-    return max(_media_q(entries, m) for m in fmt.accepts)
-
-
-def _media_q(entries: list[tuple[str, float]], media: str) -> float:
-    """The q of the most specific Accept range matching `media` (RFC 9110, 12.5.1)."""
-    kind = media.split("/")[0]
-    best: tuple[int, float] | None = None
-    for value, q in entries:
-        rank = 2 if value == media else 1 if value == f"{kind}/*" else \
-            0 if value in ("*/*", "*") else -1
-        if rank >= 0 and (best is None or rank > best[0]):
-            best = (rank, q)
-    return best[1] if best else 0.0
+    best_q = max((conneg.quality(entries, f)[0] for f in (results, graphs) if f), default=0)
+    html = html_q > 0 and html_q >= best_q
+    if not override:
+        # A client that accepts only one family of formats (roqet sends the results XML type
+        # for every query) still gets the other query forms in their default format, as
+        # Fuseki answers; only an Accept that names no format of ours at all is refused.
+        if results is None and graphs is not None:
+            results = RESULTS[0]
+        elif graphs is None and results is not None:
+            graphs = GRAPHS[0]
+    return Choice(results, graphs, html=html)
 
 
 def supported(kind: str) -> str:
@@ -171,14 +151,18 @@ def solutions_json(variables: Sequence[str], rows: Sequence[Row],
 
 
 def boolean(fmt: Format, value: bool) -> bytes:
-    """ASK results in `fmt` (CSV and TSV: the bare word, as pyoxigraph and Jena write it)."""
+    """ASK results in `fmt`. SPARQL 1.1 CSV/TSV define no boolean form; this is the one Jena
+    writes and reads (ResultSetReaderCSV/TSV): the header `_askResult` (TSV `?_askResult`),
+    then the word on the next line. Other readers see a one-column table."""
     word = "true" if value else "false"
     if fmt.name == "json":
         return b'{"head":{},"boolean":%s}' % word.encode()
     if fmt.name == "xml":
         return ('<?xml version="1.0" encoding="utf-8"?>\n<sparql xmlns="http://www.w3.org/2005/'
                 f'sparql-results#">\n<head/>\n<boolean>{word}</boolean>\n</sparql>\n').encode()
-    return word.encode() + b"\n"
+    if fmt.name == "csv":
+        return f"_askResult\r\n{word}\r\n".encode()
+    return f"?_askResult\n{word}\n".encode()
 
 
 def _json_term(t: Term) -> dict[str, object]:

@@ -95,6 +95,20 @@ def csv_cell(term: Term | None) -> str:
     return term.value
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(term: Term | None) -> str:
+    """csv_cell, made inert for spreadsheets: a value a spreadsheet would run as a formula
+    (=, +, -, @, tab or CR first, OWASP's list) gets a leading '; plain numbers stay as they are.
+    Only the named-query downloads do this: /sparql CSV stays exactly as SPARQL 1.1 defines it."""
+    value = csv_cell(term)
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def json_results(result: Result, citations: list[list[dict[str, Any]]] | None) -> dict[str, Any]:
     """SPARQL 1.1 JSON results, plus `citations` (one list per row) when computed."""
     out: dict[str, Any] = {"head": {"vars": result.variables}, "results": {"bindings": [

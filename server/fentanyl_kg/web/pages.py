@@ -298,7 +298,7 @@ def _csv(result: named.Result, name: str) -> Response:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(result.variables)
     for row in result.rows:
-        writer.writerow([named.csv_cell(row.get(v)) for v in result.variables])
+        writer.writerow([named.spreadsheet_cell(row.get(v)) for v in result.variables])
     resp = Response(buf.getvalue(), mimetype=CSV)
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     resp.headers["Fentanyl-KG-Truncated"] = "true" if result.truncated else "false"

@@ -7,6 +7,7 @@ format followed by the time taken.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import time
@@ -25,6 +26,9 @@ access_log = logging.getLogger("fentanyl_kg.access")
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 MAX_LOGGED_TARGET = 300  # characters of the request target kept in the access log
+# C0 and C1 controls, DEL, and the quote and backslash that delimit the log's fields
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
 
 
 class AccessLog:
@@ -55,17 +59,28 @@ class AccessLog:
                                   time.perf_counter() - started))
 
 
+def escape(text: str) -> str:
+    """Text safe for one log line: controls as \\n, \\x1b and so on, as Apache escapes them,
+    so that a request cannot forge or hide log lines."""
+    return _UNSAFE.sub(lambda m: _NAMED.get(m[0], f"\\x{ord(m[0]):02x}"), text)
+
+
 def _line(environ: dict[str, Any], status: str, size: int, seconds: float) -> str:
     target = environ.get("PATH_INFO", "")
     if environ.get("QUERY_STRING"):
         target += "?" + environ["QUERY_STRING"]
+    # WSGI gives the path as latin-1; read the bytes as UTF-8 so that é is logged as é.
+    target = target.encode("latin-1", "replace").decode("utf-8", "backslashreplace")
     if len(target) > MAX_LOGGED_TARGET:
         target = target[:MAX_LOGGED_TARGET] + "..."
+
+    def field(name: str) -> str:
+        return escape(str(environ.get(name, "-")))
+
     when = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-    return (f'{environ.get("REMOTE_ADDR", "-")} - - [{when}] '
-            f'"{environ.get("REQUEST_METHOD", "-")} {target} '
-            f'{environ.get("SERVER_PROTOCOL", "-")}" {status} {size} '
-            f'"{environ.get("HTTP_REFERER", "-")}" "{environ.get("HTTP_USER_AGENT", "-")}" '
+    return (f'{field("REMOTE_ADDR")} - - [{when}] '
+            f'"{field("REQUEST_METHOD")} {escape(target)} {field("SERVER_PROTOCOL")}" '
+            f'{status} {size} "{field("HTTP_REFERER")}" "{field("HTTP_USER_AGENT")}" '
             f"{seconds * 1000:.1f}ms")
 
 

@@ -56,7 +56,8 @@ def description(endpoint: str, release: Release, settings: Settings) -> list[ox.
         "The prefixes fkg:, id:, claim:, source:, rdf:, rdfs:, owl:, xsd:, skos:, prov:, "
         "dcterms:, schema:, org:, qb:, time:, geo: and void: are predeclared. "
         f"Requests are limited to {settings.MAX_REQUEST_BYTES} bytes.")
-    default_graph, default_ds = ox.BlankNode(), DATASET
+    # Fixed blank-node labels: the same release gives the same bytes, so the ETag holds.
+    default_graph, default_ds = ox.BlankNode("defaultGraph"), DATASET
     out = [
         ox.Triple(s, RDF_TYPE, sd("Service")),
         ox.Triple(s, sd("endpoint"), s),
@@ -84,7 +85,8 @@ def description(endpoint: str, release: Release, settings: Settings) -> list[ox.
             (ONTOLOGY_GRAPH, "ontology_triples", "The fentanyl-kg ontology and concepts."),
             (INFERRED_GRAPH, "inferred_triples",
              "OWL 2 RL conclusions that were not asserted; also part of the default graph.")):
-        named, graph = ox.BlankNode(), ox.BlankNode()
+        local = str(name).rsplit("/", 1)[-1]
+        named, graph = ox.BlankNode(f"{local}Named"), ox.BlankNode(f"{local}Graph")
         out += [ox.Triple(default_ds, sd("namedGraph"), named),
                 ox.Triple(named, RDF_TYPE, sd("NamedGraph")),
                 ox.Triple(named, sd("name"), ox.NamedNode(str(name))),

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, request, url_for
@@ -51,15 +51,16 @@ def endpoint() -> Response:
     """The SPARQL 1.1 query operation; without a query, the service description."""
     op = read_operation()
     choice = _negotiate(op.params)
+    reads = request.method in ("GET", "HEAD")  # HEAD is answered as GET, without the body
     if op.query is None:
-        if choice.html and request.method == "GET" and "pages" in current_app.blueprints:
+        if choice.html and reads and "pages" in current_app.blueprints:
             return redirect("/", code=303)  # type: ignore[return-value]
         return _rdf(service.description(request.base_url, state().release, state().settings),
                     choice)
-    if choice.html and request.method == "GET" and "pages" in current_app.blueprints:
+    if choice.html and reads and "pages" in current_app.blueprints:
         return redirect("/?" + urlencode({"query": op.query}), code=303)  # type: ignore
     citations = op.params.get("citations", "").lower() in ("1", "true", "yes")
-    etag = _etag(choice, citations) if request.method == "GET" else None
+    etag = _etag(choice, citations) if reads else None
     if etag and request.if_none_match.contains_weak(etag):
         return _not_modified(etag)
     st = state()
@@ -86,12 +87,14 @@ def endpoint() -> Response:
 
 def read_operation() -> Operation:
     """The protocol operation of this request, or a 4xx QueryError saying what is wrong."""
-    if request.method == "GET":
+    _check_utf8(request.query_string, "query string")
+    if request.method in ("GET", "HEAD"):
         params: MultiDict[str, str] = MultiDict(request.args)
         query = _single(params, "query")
     else:
         mimetype = request.mimetype
         if mimetype == FORM:
+            _check_utf8(request.get_data(cache=True), "form body")
             params = MultiDict(request.args)
             params.update(request.form)
             query = _single(params, "query")
@@ -126,6 +129,22 @@ def read_operation() -> Operation:
         raise QueryError("No query was given: send it as the 'query' parameter, or as the "
                          f"body of a POST with Content-Type {DIRECT}.", 400)
     return Operation(query, default, named, params)
+
+
+def _check_utf8(raw: bytes, where: str) -> None:
+    """400 when a parameter is not UTF-8 once percent-decoded: werkzeug would put U+FFFD in its
+    place and run a query the client never wrote."""
+    for part in raw.split(b"&"):
+        name, _, value = part.partition(b"=")
+        for piece in (name, value):
+            try:
+                unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                label = unquote_to_bytes(name).decode("utf-8", "replace")
+                raise QueryError(f"The {where} is not valid UTF-8 once percent-decoded "
+                                 f"(parameter {label!r}, byte {exc.start}: {exc.reason}); "
+                                 "percent-encode the UTF-8 bytes of each character.",
+                                 400) from None
 
 
 def _single(params: MultiDict[str, str], name: str) -> str | None:
