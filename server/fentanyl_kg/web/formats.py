@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pyoxigraph as ox
 
 from fentanyl_kg.namespaces import PREFIXES
-from fentanyl_kg.web import conneg
+from fentanyl_kg.web import conneg, jsonld
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -60,6 +60,13 @@ GRAPHS = (
     Format("rdfxml", "application/rdf+xml", "graph", ("application/rdf+xml", "application/xml",
                                                       "text/xml"),
            "http://www.w3.org/ns/formats/RDF_XML"),
+)
+# Dataset formats, offered by the Linked Data pages only (CONSTRUCT and DESCRIBE give triples).
+DATASETS = (
+    Format("trig", "application/trig", "dataset", ("application/trig", "application/x-trig"),
+           "http://www.w3.org/ns/formats/TriG"),
+    Format("nquads", "application/n-quads", "dataset", ("application/n-quads", "text/x-nquads"),
+           "http://www.w3.org/ns/formats/N-Quads"),
 )
 BY_NAME = {f.name: f for f in RESULTS + GRAPHS}
 # `format=` values, as short names (including those SPARQLWrapper sends) or media types; each
@@ -265,6 +272,8 @@ def _tsv(variables: Sequence[str], rows: Sequence[Row]) -> str:
 # -- CONSTRUCT and DESCRIBE --------------------------------------------------------------------
 def graph(fmt: Format, triples: Sequence[ox.Triple], truncated: bool, max_rows: int) -> bytes:
     """CONSTRUCT or DESCRIBE results in `fmt`; Turtle and N-Triples say when they were cut."""
+    if fmt.name == "jsonld":
+        return jsonld.serialize(triples)
     body = ox.serialize(triples, format=_RDF_FORMATS[fmt.name],
                         prefixes=used_prefixes(triples) if fmt.name != "ntriples" else None) or b""
     if truncated and fmt.name in ("turtle", "ntriples"):

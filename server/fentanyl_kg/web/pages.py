@@ -3,7 +3,10 @@
 Every IRI under the public base is served at the matching local path (…/id/sonora at
 /id/sonora, …/ontology#Place at /ontology). Each page comes as HTML, as JSON (the same data the
 template renders) and as RDF (Turtle, JSON-LD, N-Triples, RDF/XML, TriG, N-Quads), by content
-negotiation or by a suffix twin: /id/sonora.ttl, .jsonld, .nt, .rdf, .trig, .nq, .json.
+negotiation (the table and rules of /sparql: formats.py, conneg.py) or by a suffix twin:
+/id/sonora.ttl, .jsonld, .nt, .rdf, .trig, .nq, .json. One `Link: rel="alternate"` names the
+JSON-LD twin (the Turtle twin, on the JSON-LD itself): JSON-LD document loaders such as PyLD's
+follow a single alternate and fail on several.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 from fentanyl_kg.errors import QueryError
 from fentanyl_kg.namespaces import BASE, PREFIXES
-from fentanyl_kg.web import describe, named, rdfout
+from fentanyl_kg.web import conneg, describe, formats, jsonld, named, rdfout
 from fentanyl_kg.web.cite import row_citations
 from fentanyl_kg.web.citeview import cite_page
 from fentanyl_kg.web.ontology import ontology as ontology_page
@@ -39,6 +42,13 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
                static_url_path="/assets")
 HTML, JSON, CSV = "text/html", "application/json", "text/csv"
 RDF = list(rdfout.RDF_TYPES)
+# What each media type a page may come as is selected by: the RDF rows are /sparql's table.
+OFFERS: dict[str, formats.Format] = {
+    f.media_type: f for f in (
+        formats.Format("html", HTML, "page", (HTML, "application/xhtml+xml"), ""),
+        formats.Format("json", JSON, "page", (JSON,), ""),
+        formats.Format("csv", CSV, "page", (CSV,), ""),
+        *formats.GRAPHS, *formats.DATASETS)}
 CLAIM_CLASS = ox.NamedNode(BASE + "ontology#Claim")
 SOURCE_CLASS = ox.NamedNode("http://purl.org/dc/terms/BibliographicResource")
 
@@ -97,17 +107,17 @@ def split_suffix(path: str, offers: list[str]) -> tuple[str, str | None]:
 
 
 def negotiate(offers: list[str], path: str) -> tuple[str, str]:
-    """(path without a suffix twin, media type): the suffix wins, else the Accept header."""
+    """(path without a suffix twin, media type): the suffix wins, else the Accept header; on a
+    tie the earlier offer, so list JSON after the RDF types (JSON-LD wins when both are named)."""
     path, media = split_suffix(path, offers)
     if media is not None:
         return path, media
-    if not request.accept_mimetypes:
-        return path, offers[0]
-    best = request.accept_mimetypes.best_match(offers)
+    best = conneg.best(conneg.parse(request.headers.get("Accept")),
+                       [OFFERS[m] for m in offers])
     if best is None:
         raise QueryError("none of the requested media types is available here; this page "
                          f"comes as {', '.join(offers)}", 406)
-    return path, best
+    return path, best.media_type
 
 
 def respond(data: dict[str, Any], template: str, media: str, base_path: str,
@@ -123,8 +133,8 @@ def respond(data: dict[str, Any], template: str, media: str, base_path: str,
         assert rdf is not None
         resp = Response(rdfout.serialize(rdf(), media), mimetype=media)
     resp.headers["Vary"] = "Accept"
-    resp.headers["Link"] = ", ".join(f'<{base_path}{s}>; rel="alternate"; type="{m}"'
-                                     for s, m in twins.items())
+    alternate = ".ttl" if media == "application/ld+json" else ".jsonld" if rdf else ".json"
+    resp.headers["Link"] = f'<{base_path}{alternate}>; rel="alternate"; type="{twins[alternate]}"'
     return cached(resp, media)
 
 
@@ -151,7 +161,7 @@ def index() -> Response:
 @bp.get("/id/<path:rest>")
 def resource(rest: str) -> Response:
     """Dereference an IRI under <public base>id/: an entity, a claim or a source."""
-    st, base, offers = store(), setting("PUBLIC_BASE", BASE), [HTML, JSON, *RDF]
+    st, base, offers = store(), setting("PUBLIC_BASE", BASE), [HTML, *RDF, JSON]
     node = _node(base + "id/" + rest)
     if node is not None and _exists(st, node):  # the IRI itself, even if it ends like a twin
         path, media = rest, negotiate(offers, "")[1]
@@ -200,7 +210,7 @@ def _in_claims(st: ox.Store, node: ox.NamedNode) -> bool:
 @bp.get("/ontology<any('.ttl','.jsonld','.nt','.rdf','.trig','.nq','.json'):suffix>")
 def ontology(suffix: str) -> Response:
     """The ontology: every class, property and controlled value, with anchors (#Place)."""
-    _, media = negotiate([HTML, JSON, *RDF], "ontology" + suffix)
+    _, media = negotiate([HTML, *RDF, JSON], "ontology" + suffix)
     st = store()
     return respond(ontology_page(context()), "ontology.html", media,
                    f"{request.script_root}/ontology", lambda: rdfout.ontology_quads(st))
@@ -208,16 +218,35 @@ def ontology(suffix: str) -> Response:
 
 @bp.get("/graph/<name>")
 def graph(name: str) -> Response:
-    """A page about one of the well-known named graphs."""
-    path, media = negotiate([HTML, JSON], name)
+    """A page about one of the well-known named graphs; its RDF twins give what the graph is
+    and its triples, MAX_ROWS a page (?page=2, ...; a Link rel="next" names the next page)."""
+    path, media = negotiate([HTML, *RDF, JSON], name)
     node = GRAPH_NAMES.get(path)
     if node is None:
         raise QueryError(f"there is no graph named '{path}' (try inferred, provenance, "
                          "ontology; each claim is a graph at /id/claim/...)", 404)
-    count = sum(1 for _ in store().quads_for_pattern(None, None, None, node))
-    data = {"kind": "graph", "iri": node.value, "label": f"The {path} graph",
-            "name": path, "triples": count}
-    return respond(data, "graph.html", media, f"{request.script_root}/graph/{path}")
+    st, label = store(), f"The {path} graph"
+    count = sum(1 for _ in st.quads_for_pattern(None, None, None, node))
+    data = {"kind": "graph", "iri": node.value, "label": label, "name": path, "triples": count}
+    local, number = f"{request.script_root}/graph/{path}", page_number("page")
+    size = int(setting("MAX_ROWS", 10000))
+    if media in RDF and number > 1 and (number - 1) * size >= count:
+        raise QueryError(f"the {path} graph has {count} triples: page {number} is past its "
+                         f"end at {size} a page", 404)
+    resp = respond(data, "graph.html", media, local,
+                   lambda: rdfout.graph_quads(st, node, label, count, number, size))
+    if media in RDF and number * size < count:
+        suffix = next(s for s, m in rdfout.SUFFIXES.items() if m == media)
+        resp.headers["Link"] += f', <{local}{suffix}?page={number + 1}>; rel="next"'
+    return resp
+
+
+@bp.get("/context.jsonld")
+def jsonld_context() -> Response:
+    """The JSON-LD context of our prefixes, as inlined (in part) in every JSON-LD answer."""
+    resp = jsonify(jsonld.context())
+    resp.mimetype = "application/ld+json"
+    return cached(resp, "application/ld+json")
 
 
 @bp.get("/dataset", defaults={"part": ""})

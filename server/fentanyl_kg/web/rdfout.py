@@ -1,12 +1,21 @@
-"""The RDF twins of the pages: which quads describe a resource, and their serialisations."""
+"""The RDF twins of the pages: which quads describe a resource, and their serialisations.
+
+In the triple formats a page is the set of its triples. In the dataset formats (TriG,
+N-Quads) each triple is given in the default graph and again in the claim (or provenance,
+inferred, ontology) graph that holds it: a client that queries a document's default graph, as
+Comunica does, sees the same triples as in the Turtle twin, and the graphs stay for clients
+that follow provenance.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 import pyoxigraph as ox
 
-from fentanyl_kg.namespaces import PREFIXES
+from fentanyl_kg.namespaces import BASE, PREFIXES
+from fentanyl_kg.web import jsonld
 from fentanyl_kg.web.terms import ONTOLOGY, PROVENANCE, graph_kind
 
 # media type -> (pyoxigraph format, keeps graph names)
@@ -24,6 +33,8 @@ SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json",
             ".nq": "application/n-quads", ".json": "application/json"}
 PROV_DERIVED = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
 PRIMARY = ox.NamedNode(PREFIXES["fkg"] + "primarySource")
+VOID = "http://rdfs.org/ns/void#"
+LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 
 
 def entity_quads(store: ox.Store, node: ox.NamedNode) -> list[ox.Quad]:
@@ -65,13 +76,33 @@ def ontology_quads(store: ox.Store) -> list[ox.Quad]:
     return list(store.quads_for_pattern(None, None, None, ONTOLOGY))
 
 
+def graph_quads(store: ox.Store, node: ox.NamedNode, label: str, total: int, page: int,
+                size: int) -> list[ox.Quad]:
+    """A well-known graph: what it is and its size, then page `page` of its quads, `size` a page
+    (in the store's own order, which is stable for a release)."""
+    start = (page - 1) * size
+    content = list(islice(store.quads_for_pattern(None, None, None, node), start, start + size))
+    return [ox.Quad(node, LABEL, ox.Literal(label, language="en")),
+            ox.Quad(node, ox.NamedNode(VOID + "triples"),
+                    ox.Literal(str(total), datatype=ox.NamedNode(
+                        "http://www.w3.org/2001/XMLSchema#integer"))),
+            ox.Quad(node, ox.NamedNode(VOID + "inDataset"), ox.NamedNode(BASE + "dataset")),
+            *content]
+
+
 def serialize(quads: Iterable[ox.Quad], media_type: str) -> bytes:
     """Quads in a dataset format, or their triples (without repeats) in a graph format."""
     fmt, keeps_graphs = RDF_TYPES[media_type]
-    ordered = sorted(set(quads), key=lambda q: (str(q.graph_name), str(q.subject),
-                                                str(q.predicate), str(q.object)))
+    quads = set(quads)
+    if keeps_graphs:
+        quads |= {ox.Quad(q.subject, q.predicate, q.object) for q in quads}
+    ordered = sorted(quads, key=lambda q: (isinstance(q.graph_name, ox.NamedNode),
+                                           str(q.graph_name), str(q.subject),
+                                           str(q.predicate), str(q.object)))
     if keeps_graphs:
         data = ox.serialize(ordered, format=fmt, prefixes=_prefixes(fmt, ordered))
+    elif fmt == ox.RdfFormat.JSON_LD:
+        data = jsonld.serialize(q.triple for q in ordered)
     else:
         triples = sorted({q.triple for q in ordered}, key=str)
         data = ox.serialize(triples, format=fmt, prefixes=_prefixes(fmt, ordered))
