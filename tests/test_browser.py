@@ -84,6 +84,10 @@ def check_query_page(browser: Any, base_url: str) -> None:
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
+    # the pages run under a strict Content-Security-Policy: anything it blocks is reported here
+    blocked: list[str] = []
+    page.on("console", lambda msg: blocked.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
 
     def only_local(route: Any) -> None:
         if route.request.url.startswith(base_url):
@@ -137,7 +141,7 @@ def check_query_page(browser: Any, base_url: str) -> None:
     assert SCRIPT in page.locator("#results").inner_text()
     page.goto(base_url + "/id/sinaloa-cartel")
     assert SCRIPT in page.locator("h1").inner_text()
-    assert dialogs == [] and outside == []
+    assert dialogs == [] and outside == [] and blocked == []
     page.close()
 
 

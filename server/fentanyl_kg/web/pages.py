@@ -42,7 +42,8 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
                static_url_path="/assets")
 HTML, JSON, CSV = "text/html", "application/json", "text/csv"
 RDF = list(rdfout.RDF_TYPES)
-# What each media type a page may come as is selected by: the RDF rows are /sparql's table.
+# Each media type a page comes in, with the Accept values that select it (the RDF rows are
+# /sparql's table, so both read Accept alike).
 OFFERS: dict[str, formats.Format] = {
     f.media_type: f for f in (
         formats.Format("html", HTML, "page", (HTML, "application/xhtml+xml"), ""),
