@@ -79,9 +79,12 @@ def write_release(folder: Path, files: dict[str, bytes]) -> Path:
 
 
 def make_app(release_dir: Path = WEB_RELEASE, **settings: Any) -> Flask:
+    """The app over `release_dir`. Every test client is one address, 127.0.0.1, so the
+    per-client limits are off unless a test sets them (tests/test_web_protocol.py does)."""
     from fentanyl_kg.web import create_app
 
-    return create_app({"RELEASE_DIR": release_dir, **settings})
+    return create_app({"RELEASE_DIR": release_dir, "RATE_LIMIT": 0, "CLIENT_CONCURRENCY": 0,
+                       **settings})
 
 
 def close_app(app: Flask) -> None:
