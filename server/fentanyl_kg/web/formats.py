@@ -1,10 +1,13 @@
 """Result formats of /sparql: the content-negotiation table and the serializers.
 
 SELECT and ASK results: SPARQL JSON, XML, CSV and TSV. CONSTRUCT and DESCRIBE: Turtle,
-N-Triples, JSON-LD and RDF/XML. SELECT results are written here rather than by pyoxigraph so
-that a result cut at MAX_ROWS can say so: the JSON gets a top-level `"truncated": true` (and,
-on request, `"citations"`), the XML a comment; every format also gets the response header
-`Fentanyl-KG-Truncated`.
+N-Triples, JSON-LD (compact, jsonld.py) and RDF/XML; the pages also offer TriG and N-Quads and
+read Accept with the same table. A client that accepts only one family gets the other query
+forms in its default format (SPARQL JSON, Turtle), as Fuseki does.
+
+SELECT results are written here rather than by pyoxigraph so that a result cut at MAX_ROWS
+can say so: the JSON gets a top-level `"truncated": true` (and, on request, `"citations"`),
+the XML a comment; every format also gets the response header `Fentanyl-KG-Truncated`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ description at /.well-known/void, and /healthz.
 
 Operations (https://www.w3.org/TR/sparql11-protocol/#query-operation): GET with `query=`; POST
 as application/x-www-form-urlencoded; POST as application/sparql-query (UTF-8). Any number of
-`default-graph-uri` and `named-graph-uri`. The answer's format comes from `format=` or from
-Accept with q-values (formats.py). The query itself runs in a worker process (executor.py).
+`default-graph-uri` and `named-graph-uri`. HEAD is answered as GET without the body. A
+parameter that is not UTF-8 once percent-decoded is a 400. The answer's format comes from
+`format=` or from Accept with q-values (formats.py). The query itself runs in a worker process
+(executor.py).
 """
 
 from __future__ import annotations
