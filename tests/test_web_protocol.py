@@ -247,6 +247,36 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(limited_app: Flask) -> N
     assert codes == [200, 200, 200, 429]  # an untrusted sender's header is ignored
 
 
+def test_requests_in_progress_are_capped_per_client(release: Path) -> None:
+    """A view that waits for the test holds one request of client A in progress; no clock."""
+    app = make_app(release, CLIENT_CONCURRENCY=1)
+    entered, release_it = threading.Event(), threading.Event()
+
+    def hold() -> str:
+        entered.set()
+        release_it.wait(60)
+        return "done"
+
+    app.add_url_rule("/test-hold", view_func=hold)
+    a, b = app.test_client(), app.test_client()
+    a.environ_base["REMOTE_ADDR"], b.environ_base["REMOTE_ADDR"] = "192.0.2.7", "192.0.2.8"
+    held = threading.Thread(target=lambda: a.get("/test-hold"))
+    try:
+        held.start()
+        assert entered.wait(60)
+        refused = a.get("/ontology.json")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        assert "at most 1 at once" in refused.json["error"]
+        assert b.get("/ontology.json").status_code == 200  # another client
+        assert a.get("/healthz").status_code == 200  # exempt
+        release_it.set()
+        held.join(60)
+        assert a.get("/ontology.json").status_code == 200  # the slot is free again
+    finally:
+        release_it.set()
+        close_app(app)
+
+
 def test_concurrency_cap_per_client() -> None:
     from fentanyl_kg.web import limits
 
