@@ -129,7 +129,7 @@ def _cors(resp: Response) -> Response:
         # asks for may be sent; echoing the request beats guessing what each library adds.
         asked = (request.headers.get("Access-Control-Request-Headers") or "").strip()
         resp.headers["Access-Control-Allow-Headers"] = \
-            asked if _HEADER_LIST.fullmatch(asked) else CORS_HEADERS
+            asked if len(asked) <= 2000 and _HEADER_LIST.fullmatch(asked) else CORS_HEADERS
         resp.headers["Access-Control-Max-Age"] = "86400"
         resp.vary.add("Access-Control-Request-Headers")
     return resp
