@@ -139,9 +139,12 @@ def drive(host: str, port: int, clients: int, seconds: float, heavy_every: int,
         rng = random.Random(seed * 1000 + i)
         client = Client(host, port, timeout)
         mine: list[Sample] = []
+        turn = itertools.cycle(kinds[i % len(kinds):] + kinds[:i % len(kinds)])
         while time.monotonic() < stop:
             n = next(counter)
-            kind = HEAVY if heavy_every and n % heavy_every == 0 else rng.choice(kinds)
+            # Cheap classes in turn (each client from its own one), so that every class gets
+            # its share even in a short run; the parameters are drawn at random.
+            kind = HEAVY if heavy_every and n % heavy_every == 0 else next(turn)
             mine.append(client.send(make_request(kind, rng, n)))
         client.close()
         with lock:
@@ -247,7 +250,9 @@ def wait_healthy(host: str, port: int, proc: subprocess.Popen[bytes] | None,
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             sys.exit(f"the server exited with {proc.returncode} before it was healthy")
-        sample = Client(host, port, 30).send(Request("healthz", "/healthz", "application/json"))
+        client = Client(host, port, 30)
+        sample = client.send(Request("healthz", "/healthz", "application/json"))
+        client.close()
         if sample.status == "200":
             return
         time.sleep(0.5)
@@ -283,7 +288,7 @@ def main(argv: list[str] | None = None) -> str:
     """Run the idle pass and the load run; print and save the report, and return it."""
     args = parse_args(argv)
     proc = None
-    log = tempfile.TemporaryFile()  # the server's access log, read by nobody, never a full pipe
+    log = None
     if args.url:
         parts = urllib.parse.urlsplit(args.url)
         host, port = parts.hostname or "", parts.port or 80
@@ -292,6 +297,7 @@ def main(argv: list[str] | None = None) -> str:
         commit = "attached"
     else:
         host, port = "127.0.0.1", args.port or free_port()
+        log = tempfile.TemporaryFile()  # the server's access log: never a pipe that fills up
         proc = start_server(args.checkout.resolve(), port, log)
         commit = commit_of(args.checkout)
     try:
@@ -311,7 +317,8 @@ def main(argv: list[str] | None = None) -> str:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        log.close()
+        if log is not None:
+            log.close()
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
