@@ -15,14 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, example, given, settings
+from hostile_support import PROPERTY, check_answer
+from hypothesis import example, given
 from hypothesis import strategies as st
 from web_support import close_app, make_app
-from werkzeug.test import TestResponse
 
 MAX_REQUEST_BYTES = 50_000
-PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 JSON_RESULTS = "application/sparql-results+json"
 XML_RESULTS = "application/sparql-results+xml"
 PREFIXES = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
@@ -36,21 +34,6 @@ def hostile_app() -> Iterator[Flask]:
     app = make_app(QUERY_TIMEOUT=3, MAX_REQUEST_BYTES=MAX_REQUEST_BYTES)
     yield app
     close_app(app)
-
-
-def check_answer(resp: TestResponse, method: str = "GET") -> None:
-    """Never a 5xx but 503; every 4xx/5xx in JSON has exactly {"error": text, "status": n}."""
-    status = resp.status_code
-    assert status < 500 or status == 503, (status, resp.get_data()[:500])
-    if status < 400 or method == "HEAD":
-        return
-    assert resp.mimetype in ("application/json", "text/html"), resp.mimetype
-    body = resp.get_data()
-    assert b"Traceback" not in body
-    if resp.mimetype == "application/json":
-        data = json.loads(body)
-        assert set(data) == {"error", "status"}, data
-        assert data["status"] == status and isinstance(data["error"], str) and data["error"]
 
 
 # -- hostile inputs --------------------------------------------------------------------------
