@@ -1,5 +1,5 @@
-"""bench/load.py, briefly: 2 clients for 2 s against the web fixture app served by waitress on
-loopback; the report has a row for every class and the idle/load ratio."""
+"""bench/load.py, briefly: 2 clients for 2 s against the web fixture app served on loopback;
+the report has a row for every class and the idle/load ratio."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import waitress
 from web_support import ROOT, close_app, make_app
+from werkzeug.serving import make_server
 
 
 def load_module() -> ModuleType:
@@ -30,14 +30,17 @@ def load_module() -> ModuleType:
 @pytest.fixture()
 def server_url() -> Iterator[str]:
     app = make_app(QUERY_TIMEOUT=1)  # bounds the heavy query, which is small on this fixture
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    # Werkzeug's threaded server rather than waitress: its shutdown() stops the loop cleanly,
+    # where closing waitress from another thread can fail in its select loop.
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.close()
+        server.shutdown()
         thread.join(10)
+        server.server_close()
         close_app(app)
 
 

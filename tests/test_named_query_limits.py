@@ -1,16 +1,21 @@
-"""Named queries at /query/<name>: the truncation flag at MAX_ROWS, and parameters of the
-literal kind, which are bound as literals and can never change the query's text."""
+"""Named queries: the truncation flag of /query/<name> at MAX_ROWS, and parameters of the
+literal kind, which named.bind binds as literals that can never change the query's text (no
+bundled query has one yet, so two are defined here and run as /query/<name> runs them)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
+import pyoxigraph as ox
 import pytest
 from flask import Flask
-from web_support import close_app, make_app
+from web_support import WEB_RELEASE, close_app, make_app
 
 from fentanyl_kg import bundled
+from fentanyl_kg.store import load_store, open_release
+from fentanyl_kg.web import named
 
 QUERY = "places_within"  # answers more than a handful of rows on the web fixture
 
@@ -93,19 +98,17 @@ LABELLED = bundled.NamedQuery(
     params=(bundled.Param("label", "literal", "a label"),))
 
 
-@pytest.fixture()
-def literal_app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """The fixture app with two extra named queries whose parameter is of the literal kind."""
-    real = bundled.queries
-    monkeypatch.setattr(bundled, "queries", lambda: {**real(), ECHO.name: ECHO,
-                                                     LABELLED.name: LABELLED})
-    return app
+@pytest.fixture(scope="module")
+def fixture_store() -> ox.Store:
+    """The web fixture release in a real store, as named queries run on it."""
+    release = open_release(WEB_RELEASE)
+    assert release is not None
+    return load_store(release)
 
 
-def bound(app: Flask, name: str, **args: str) -> list[dict[str, dict[str, str]]]:
-    resp = app.test_client().get(f"/query/{name}.json", query_string=args)
-    assert resp.status_code == 200, resp.get_data()[:300]
-    return resp.get_json()["results"]["bindings"]  # type: ignore[no-any-return]
+def bound(st: ox.Store, query: bundled.NamedQuery, **args: str) -> list[dict[str, Any]]:
+    """The rows of `query` with `args` bound the way /query/<name> binds them."""
+    return named.run(st, query, named.bind(st, query, args), 100).rows
 
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -115,20 +118,17 @@ XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
     "sonora", "id:sonora", "<https://w3id.org/fentanyl-kg/id/sonora>",
     "https://w3id.org/fentanyl-kg/id/sonora", "rdfs:label", "_:b0", '"quoted"@en', "42",
     "true", "?other"])
-def test_a_literal_parameter_is_bound_as_a_plain_literal(literal_app: Flask,
+def test_a_literal_parameter_is_bound_as_a_plain_literal(fixture_store: ox.Store,
                                                          value: str) -> None:
-    rows = bound(literal_app, "echo_text", text=value)
-    assert rows == [{"text": {"type": "literal", "value": value},
-                     "literal": {"type": "literal", "value": "true",
-                                 "datatype": "http://www.w3.org/2001/XMLSchema#boolean"},
-                     "iri": {"type": "literal", "value": "false",
-                             "datatype": "http://www.w3.org/2001/XMLSchema#boolean"},
-                     "type": {"type": "uri", "value": XSD_STRING}}]
+    [row] = bound(fixture_store, ECHO, text=value)
+    assert row["text"] == ox.Literal(value)
+    assert (row["literal"].value, row["iri"].value) == ("true", "false")
+    assert row["type"] == ox.NamedNode(XSD_STRING)
 
 
-def test_a_literal_parameter_selects_by_its_text(literal_app: Flask) -> None:
-    rows = bound(literal_app, "labelled", label="Sonora")
-    assert {r["s"]["value"] for r in rows} == {"https://w3id.org/fentanyl-kg/id/sonora"}
+def test_a_literal_parameter_selects_by_its_text(fixture_store: ox.Store) -> None:
+    rows = bound(fixture_store, LABELLED, label="Sonora")
+    assert {r["s"].value for r in rows} == {"https://w3id.org/fentanyl-kg/id/sonora"}
 
 
 @pytest.mark.parametrize("attack", [
@@ -138,8 +138,7 @@ def test_a_literal_parameter_selects_by_its_text(literal_app: Flask) -> None:
     "Sonora\n} UNION { ?s ?p ?o }",
     "\\u0022) } UNION { ?s ?p ?label } #",
     "Sonora\" . ?s ?p ?label . FILTER(\"1\" = \"1"])
-def test_injection_in_a_literal_parameter_does_not_change_the_query(literal_app: Flask,
+def test_injection_in_a_literal_parameter_does_not_change_the_query(fixture_store: ox.Store,
                                                                     attack: str) -> None:
-    assert bound(literal_app, "labelled", label=attack) == []  # no label has that text
-    assert bound(literal_app, "echo_text", text=attack)[0]["text"] == {"type": "literal",
-                                                                       "value": attack}
+    assert bound(fixture_store, LABELLED, label=attack) == []  # no label has that text
+    assert bound(fixture_store, ECHO, text=attack)[0]["text"] == ox.Literal(attack)
