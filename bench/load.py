@@ -98,10 +98,12 @@ def make_request(kind: str, rng: random.Random, n: int) -> Request:
 
 
 class Client:
-    """One keep-alive connection; reconnects after an error."""
+    """One keep-alive connection; reconnects after an error. `address` goes out as
+    X-Forwarded-For, so that a server trusting loopback as a proxy tells the clients apart."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, address: str = "") -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.headers = {"X-Forwarded-For": address} if address else {}
         self.conn: http.client.HTTPConnection | None = None
 
     def send(self, req: Request) -> Sample:
@@ -110,7 +112,7 @@ class Client:
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self.conn.request("GET", req.path, headers={"Accept": req.accept})
+            self.conn.request("GET", req.path, headers={"Accept": req.accept, **self.headers})
             resp = self.conn.getresponse()
             resp.read()
             status = str(resp.status)
@@ -137,7 +139,7 @@ def drive(host: str, port: int, clients: int, seconds: float, heavy_every: int,
 
     def loop(i: int) -> None:
         rng = random.Random(seed * 1000 + i)
-        client = Client(host, port, timeout)
+        client = Client(host, port, timeout, f"198.18.{i // 250}.{i % 250 + 1}")  # RFC 2544
         mine: list[Sample] = []
         turn = itertools.cycle(kinds[i % len(kinds):] + kinds[:i % len(kinds)])
         while time.monotonic() < stop:
@@ -218,6 +220,7 @@ def report(args: argparse.Namespace, url: str, commit: str, idle: Run, load: Run
              f"- clients: Python threads, keep-alive http.client; {args.clients} clients for "
              f"{args.duration:g} s, after an idle pass of {args.idle_duration:g} s (one client, "
              "the same cheap mix)",
+             f"- server environment: {' '.join(args.env) or 'as inherited'}",
              f"- load average (1, 5, 15 min) before: {loads[0]}; after: {loads[1]} "
              f"on {os.cpu_count()} cores",
              "", *idle_rows, *load_rows,
@@ -233,14 +236,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(checkout: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """`fentanyl-kg serve` of the checkout, on its own build folder."""
+def start_server(checkout: Path, port: int, log: IO[bytes],
+                 env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`fentanyl-kg serve` of the checkout, on its own build folder, with `env` added."""
     exe = checkout / ".venv" / "bin" / "fentanyl-kg"
     if not exe.exists():
         sys.exit(f"{exe} is missing: run `make .venv/.installed-stamp` in {checkout}")
     cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
            "--out", str(checkout / "build"), "--data", str(checkout / "graph_data")]
-    return subprocess.Popen(cmd, cwd=checkout, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **env})
 
 
 def wait_healthy(host: str, port: int, proc: subprocess.Popen[bytes] | None,
@@ -279,6 +284,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--idle-duration", type=float, default=20.0, help="seconds of idle pass")
     p.add_argument("--heavy-every", type=int, default=20, help="one heavy request in N (0: none)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds a request may take")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable for the started server (repeatable), e.g. "
+                        "FENTANYL_KG_TRUSTED_PROXIES=127.0.0.1")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for the .md report")
     return p.parse_args(argv)
@@ -298,7 +306,8 @@ def main(argv: list[str] | None = None) -> str:
     else:
         host, port = "127.0.0.1", args.port or free_port()
         log = tempfile.TemporaryFile()  # the server's access log: never a pipe that fills up
-        proc = start_server(args.checkout.resolve(), port, log)
+        env = dict(item.partition("=")[::2] for item in args.env)
+        proc = start_server(args.checkout.resolve(), port, log, env)
         commit = commit_of(args.checkout)
     try:
         wait_healthy(host, port, proc, 900)
