@@ -265,8 +265,11 @@ def test_pinned_rows_carry_citations(real: ox.Store) -> None:
     texas = next(c for row, c in zip(result.rows, cites, strict=True)
                  if row["origin"].value == ID + "texas" and "amount" in row
                  and row["amount"].value == "43")
-    assert any("motion" in (c["text"] + c["source_title"]).lower() or c["locator"]
-               for c in texas)
+    # The 43 % is the figure of the congressional motion (record f184): that claim, with its
+    # locator, must be among the row's citations, not just any claim that has a locator.
+    assert any(c["record_id"] == "f184" and "motion" in c["text"].lower()
+               and c["locator"] == "paragraph 4" for c in texas), \
+        [(c["record_id"], c["locator"]) for c in texas]
 
 
 @pytest.mark.slow
