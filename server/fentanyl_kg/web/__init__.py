@@ -23,7 +23,6 @@ from fentanyl_kg.store import Release
 from fentanyl_kg.web import querystore
 from fentanyl_kg.web.config import KgState, Settings, StartupError
 from fentanyl_kg.web.config import load as load_settings
-from fentanyl_kg.web.executor import WorkerPool, WorkerSpec
 
 __all__ = ["create_app", "KgState", "Settings", "StartupError"]
 GZIP_MIN_BYTES = 1024
@@ -35,6 +34,10 @@ _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "applicatio
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app serving the release named by the settings (see config.Settings)."""
+    # Imported here: the query workers import query/, which imports web/formats.py, so a
+    # module-level import would be circular in them.
+    from fentanyl_kg.query.executor import WorkerPool, WorkerSpec
+
     settings = load_settings(config)
     release = find_release(settings)
     spec = WorkerSpec(

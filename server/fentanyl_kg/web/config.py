@@ -18,7 +18,7 @@ from fentanyl_kg.namespaces import BASE
 from fentanyl_kg.store import Release
 
 if TYPE_CHECKING:
-    from fentanyl_kg.web.executor import WorkerPool
+    from fentanyl_kg.query.executor import WorkerPool
 
 ENV_PREFIX = "FENTANYL_KG_"
 

@@ -20,9 +20,10 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from fentanyl_kg.errors import QueryError
-from fentanyl_kg.web import formats, guard, service
+from fentanyl_kg.query import guard
+from fentanyl_kg.web import formats, service
 from fentanyl_kg.web.config import KgState
-from fentanyl_kg.web.executor import Answer, Failure, Job
+from fentanyl_kg.query.executor import Answer, Failure, Job
 
 bp = Blueprint("sparql", __name__)
 FORM = "application/x-www-form-urlencoded"

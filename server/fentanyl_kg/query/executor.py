@@ -32,10 +32,11 @@ from multiprocessing.connection import Connection
 import pyoxigraph as ox
 
 from fentanyl_kg.errors import QueryError
-from fentanyl_kg.web import formats, guard, querystore
+from fentanyl_kg.query import guard
+from fentanyl_kg.web import formats, querystore
 
 log = logging.getLogger("fentanyl_kg.web")
-WORKER_COMMAND = "from fentanyl_kg.web.executor import worker_main; worker_main()"
+WORKER_COMMAND = "from fentanyl_kg.query.executor import worker_main; worker_main()"
 STARTUP_TIMEOUT = 900.0  # seconds a worker may take to load the store
 MAX_MESSAGE = 600  # characters of a parser message passed on to the client
 
