@@ -1,24 +1,28 @@
-"""Running strangers' queries: a small pool of worker processes, each holding its own store.
+"""Running strangers' queries and page lookups: a pool of worker processes, each holding its
+own store, with time and memory limits and admission lanes (admission.py).
 
 Neither pyoxigraph 0.5 nor rdflib can cancel a running query, and a signal alarm only reaches
-the main thread (../shared/notes/perf_baseline.md, sections 5-6). So every /sparql query runs
-in a worker process; when it passes the time limit the worker is killed, a fresh one is started
-in the background, and the client gets a 503 that says so. Other requests go on being served
-by the other workers meanwhile.
+the main thread (../shared/notes/perf_baseline.md, sections 5-6). So every job runs in a worker
+process; when it passes the time limit, uses more than WORKER_MEMORY_MB, or turns heavy while
+the heavy lane is full, the worker is killed, a fresh one is started in the background, and the
+client gets a 503 with Retry-After that names the limit. Other requests go on being served by
+the other workers meanwhile.
 
 A worker is a fresh interpreter (not a fork of the threaded server) talking over a socket
-pair. It checks the query before it runs it (guard.py: SERVICE allowlist; Update refused), caps
+pair. It checks a query before it runs it (guard.py: SERVICE allowlist; Update refused), caps
 the rows at MAX_ROWS and serializes the answer itself, so the web process only moves bytes. It
-cannot open internet sockets unless SERVICE endpoints are allowlisted, and it exits when the
-server process goes away.
+cannot open internet sockets unless SERVICE endpoints are allowlisted, its data segment is
+capped (RLIMIT_DATA) as a backstop to the memory watch, and it exits when the server goes away.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import math
 import os
 import queue
-import re
+import resource
 import signal
 import socket
 import subprocess
@@ -26,58 +30,43 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from itertools import islice
 from multiprocessing.connection import Connection
 
-import pyoxigraph as ox
-
 from fentanyl_kg.errors import QueryError
-from fentanyl_kg.query import guard
-from fentanyl_kg.web import formats, querystore
+from fentanyl_kg.query import admission, guard
+from fentanyl_kg.query.jobs import CALLS, Answer, Call, Failure, Job, Result
+from fentanyl_kg.query.jobs import run as run_job
+from fentanyl_kg.web import querystore
 
+__all__ = ["Answer", "Call", "Failure", "Job", "Result", "WorkerPool", "WorkerSpec"]
 log = logging.getLogger("fentanyl_kg.web")
 WORKER_COMMAND = "from fentanyl_kg.query.executor import worker_main; worker_main()"
 STARTUP_TIMEOUT = 900.0  # seconds a worker may take to load the store
-MAX_MESSAGE = 600  # characters of a parser message passed on to the client
+POLL = 0.05  # seconds between looks at a busy worker (its answer, its memory, its lane)
+BACKSTOP = 2  # RLIMIT_DATA allows this many times WORKER_MEMORY_MB above the loaded store
+RETRY_BUSY = 2  # Retry-After seconds when the workers or the queue are full
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker needs to open its store and check queries."""
+    """What a worker needs to open its store, check queries and cap its memory."""
 
     nquads: str  # the release's dataset.nq, loaded into memory when disk_store is None
     disk_store: str | None  # a query store folder (querystore.prepare_on_disk), opened read-only
     allowlist: tuple[str, ...]
     prefixes: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Job:
-    query: str
-    default_graphs: tuple[str, ...] | None  # protocol default-graph-uri values
-    named_graphs: tuple[str, ...] | None  # protocol named-graph-uri values
-    results_format: str | None  # formats.Format name for SELECT and ASK; None: not acceptable
-    graph_format: str | None  # for CONSTRUCT and DESCRIBE
-    max_rows: int
-    base_iri: str | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    kind: str  # "results" (SELECT), "boolean" (ASK) or "graph" (CONSTRUCT, DESCRIBE)
-    format: str
-    body: bytes
-    truncated: bool
-
-
-@dataclass(frozen=True)
-class Failure:
-    status: int
-    message: str
+    memory_mb: int = 2048  # WORKER_MEMORY_MB; 0: no limit
 
 
 class WorkerCrashed(RuntimeError):
     """A worker died of an exception of its own: a bug, reported as a 500."""
+
+
+def memory_message(limit_mb: int) -> str:
+    """The 503 message of a job stopped by the memory limit."""
+    return (f"The query was stopped: it used more than {limit_mb} MB (WORKER_MEMORY_MB), this "
+            "endpoint's memory limit per query. Make it more selective (fewer rows to sort or "
+            "group, shorter strings), or load build/release/dataset.nq into a store of your own.")
 
 
 # -- the worker process --------------------------------------------------------------------
@@ -92,7 +81,11 @@ def worker_main() -> None:
     else:
         store = querystore.in_memory(spec.nquads)
     allowlist = frozenset(spec.allowlist)
-    guard.check_service("ASK { SERVICE <x:> {} }", frozenset({"x:"}), {})  # load the parser now
+    for module in {name.partition(":")[0] for name in CALLS}:
+        importlib.import_module(module)  # load rdflib and the page code now, not on a request
+    if spec.memory_mb:
+        cap = int((admission.data_mb() + BACKSTOP * spec.memory_mb) * 2**20)
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     problem = None if allowlist else guard.block_network()
     conn.send(("ready", problem))
     while True:
@@ -100,7 +93,11 @@ def worker_main() -> None:
             job = conn.recv()
         except EOFError:  # the server is gone
             return
-        conn.send(answer(store, job, allowlist, spec.prefixes))
+        try:
+            reply = run_job(store, job, allowlist, spec.prefixes)
+        except MemoryError:  # the RLIMIT_DATA backstop
+            reply = Failure(503, memory_message(spec.memory_mb))
+        conn.send(reply)
 
 
 def _watch_server(server_pid: int) -> None:
@@ -111,65 +108,6 @@ def _watch_server(server_pid: int) -> None:
     os._exit(0)
 
 
-def answer(store: ox.Store, job: Job, allowlist: frozenset[str],
-           prefixes: dict[str, str]) -> Answer | Failure:
-    """Check and run one query on `store`; what the worker sends back."""
-    try:
-        guard.check_service(job.query, allowlist, prefixes)
-    except QueryError as exc:
-        return Failure(exc.status, exc.message)
-    dataset: dict[str, list[ox.NamedNode]] = {}
-    if job.default_graphs is not None or job.named_graphs is not None:
-        # A protocol dataset replaces the whole default dataset (SPARQL 1.1 Protocol 2.1.4).
-        dataset["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs or ()]
-        dataset["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs or ()]
-    try:
-        result = store.query(job.query, base_iri=job.base_iri, prefixes=prefixes,
-                             **dataset)  # type: ignore[arg-type]
-        return _serialize(result, job)
-    except SyntaxError as exc:
-        if guard.is_update(job.query):
-            return Failure(403, guard.READ_ONLY)
-        return Failure(400, f"The query is not valid SPARQL 1.1: {tidy(str(exc))}")
-    except OSError as exc:  # pyoxigraph reports a failed SERVICE call (and storage errors) so
-        if guard.may_use_service(job.query):
-            return Failure(502, f"A SERVICE call failed: {exc}")
-        return Failure(500, f"The store could not be read: {exc}")
-
-
-def tidy(message: str) -> str:
-    """pyoxigraph's parser message with its position and expected tokens, but without the long
-    Unicode character classes it lists."""
-    message = re.sub(r"\[[^\[\]]*\.\.=[^\[\]]*\]", "…", message)
-    message = re.sub(r"(, (…|\[_\]))+", ", …", message)
-    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + " …"
-
-
-def _serialize(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples,
-               job: Job) -> Answer | Failure:
-    if isinstance(result, ox.QueryTriples):
-        if job.graph_format is None:
-            return Failure(406, "None of the accepted media types can carry CONSTRUCT or "
-                                f"DESCRIBE results; use one of {formats.supported('graph')}.")
-        triples = list(islice(result, job.max_rows + 1))
-        cut = len(triples) > job.max_rows
-        fmt = formats.BY_NAME[job.graph_format]
-        body = formats.graph(fmt, triples[:job.max_rows], cut, job.max_rows)
-        return Answer("graph", fmt.name, body, cut)
-    if job.results_format is None:
-        return Failure(406, "None of the accepted media types can carry SELECT or ASK "
-                            f"results; use one of {formats.supported('results')}.")
-    fmt = formats.BY_NAME[job.results_format]
-    if isinstance(result, ox.QueryBoolean):
-        return Answer("boolean", fmt.name, formats.boolean(fmt, bool(result)), False)
-    variables = [v.value for v in result.variables]
-    rows = [tuple(solution) for solution in islice(result, job.max_rows + 1)]
-    cut = len(rows) > job.max_rows
-    rows = rows[:job.max_rows]
-    body = formats.solutions(fmt, variables, rows, cut, job.max_rows)  # type: ignore[arg-type]
-    return Answer("results", fmt.name, body, cut)
-
-
 # -- the pool, in the web process ----------------------------------------------------------
 @dataclass(eq=False)
 class _Worker:
@@ -178,15 +116,21 @@ class _Worker:
 
 
 class WorkerPool:
-    """`size` worker processes; `run` hands a job to an idle one and enforces the time limit."""
+    """`size` worker processes; `run` hands a job to an idle one and enforces the limits."""
 
-    def __init__(self, spec: WorkerSpec, size: int) -> None:
+    def __init__(self, spec: WorkerSpec, size: int, *, heavy: int = 1,
+                 fast_lane: float = 0.5, queue_timeout: float = 5.0,
+                 max_queue: int = 64) -> None:
         self.spec, self.size = spec, size
+        self.fast_lane, self.queue_timeout, self.max_queue = fast_lane, queue_timeout, max_queue
+        self.lanes = admission.Lanes(min(heavy, size))
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._alive: set[_Worker] = set()
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)  # notified when a job ends
         self._start_lock = threading.Lock()
         self._started = self._closed = False
+        self._waiting = self._running = 0
 
     def start(self) -> None:
         """Start the workers and wait until they have loaded the store. `run` calls this on
@@ -203,46 +147,113 @@ class WorkerPool:
         for problem in problems:
             log.error("a query worker could not start: %s", problem)
 
-    def run(self, job: Job, timeout: float) -> Answer | Failure:
-        """Run `job` on an idle worker; 503 when none frees up or the query is too slow."""
+    def run(self, job: Job | Call, timeout: float) -> Answer | Result | Failure:
+        """Run `job` on an idle worker within `timeout` seconds, waiting included; a 503
+        QueryError with Retry-After when a limit stops it."""
+        started = time.monotonic()
         self.start()
+        if self._closed:
+            raise QueryError("The server is restarting; please try again shortly.", 503,
+                             RETRY_BUSY)
         if not self._alive:
-            raise QueryError("No query worker is running (see the server log).", 503)
+            raise QueryError("No query worker is running (see the server log).", 503,
+                             RETRY_BUSY)
+        worker = self._acquire(min(self.queue_timeout, timeout))
         try:
-            worker = self._idle.get(timeout=timeout)
+            return self._run_on(worker, job, started + timeout, timeout)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._done.notify_all()
+
+    def _acquire(self, wait: float) -> _Worker:
+        with self._lock:
+            if self._waiting >= self.max_queue:
+                raise QueryError(f"{self._waiting} requests are already waiting for a query "
+                                 f"worker (MAX_QUEUE); please try again shortly.", 503,
+                                 RETRY_BUSY)
+            self._waiting += 1
+        try:
+            worker = self._idle.get(timeout=wait)
         except queue.Empty:
-            raise QueryError(f"All {self.size} query workers stayed busy for {timeout:g} s; "
-                             "please try again shortly.", 503) from None
+            raise QueryError(f"All {self.size} query workers (QUERY_WORKERS) stayed busy for "
+                             f"{wait:g} s (QUEUE_TIMEOUT); please try again shortly.", 503,
+                             RETRY_BUSY) from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        with self._lock:
+            self._running += 1
+        return worker
+
+    def _run_on(self, worker: _Worker, job: Job | Call, deadline: float,
+                timeout: float) -> Answer | Result | Failure:
+        pid, heavy, sent = worker.process.pid, False, time.monotonic()
+        retry = max(1, math.ceil(timeout))
         try:
             worker.conn.send(job)
-            done = worker.conn.poll(timeout)
-            reply = worker.conn.recv() if done else None
+            while not worker.conn.poll(max(0.0, min(POLL, deadline - time.monotonic()))):
+                now = time.monotonic()
+                if now >= deadline:
+                    self._replace(worker)
+                    raise QueryError(
+                        f"The query was stopped after {timeout:g} s, this endpoint's time "
+                        "limit (QUERY_TIMEOUT). Make it more selective (for example with LIMIT "
+                        "or fewer unbound patterns), or load build/release/dataset.nq into a "
+                        "store of your own.", 503, retry)
+                if self.spec.memory_mb and admission.resident_mb(pid) > self.spec.memory_mb:
+                    self._replace(worker)
+                    raise QueryError(memory_message(self.spec.memory_mb), 503, retry)
+                if not heavy and now - sent >= self.fast_lane:
+                    if not self.lanes.promote():
+                        self._replace(worker)
+                        raise QueryError(
+                            f"The query was stopped: it ran longer than {self.fast_lane:g} s "
+                            f"(FAST_LANE_SECONDS) while all {self.lanes.limit} slots for "
+                            "long-running queries (HEAVY_WORKERS) were taken. Please try again "
+                            "shortly, or make it more selective.", 503, retry)
+                    heavy = True
+                    admission.deprioritise(pid)
+            reply: Answer | Result | Failure = worker.conn.recv()
         except (EOFError, OSError):
             self._replace(worker)
-            code = worker.process.returncode
-            if code is not None and code > 0:
-                raise WorkerCrashed(f"query worker {worker.process.pid} exited with {code}") \
-                    from None
-            raise QueryError("The worker running this query stopped unexpectedly (it may have "
-                             "run out of memory); try a smaller query.", 503) from None
-        if reply is None:
+            raise self._died(worker, retry) from None
+        finally:
+            if heavy:
+                self.lanes.release()
+        if isinstance(reply, Failure) and reply.status == 503:  # out of memory inside
             self._replace(worker)
-            raise QueryError(f"The query was stopped after {timeout:g} s, this endpoint's time "
-                             "limit. Make it more selective (for example with LIMIT or fewer "
-                             "unbound patterns), or load build/release/dataset.nq into a store "
-                             "of your own.", 503)
-        self._idle.put(worker)
-        return reply  # type: ignore[no-any-return]
+            return Failure(503, reply.message)
+        if heavy and not admission.restore_priority(pid):
+            self._replace(worker)  # it would stay reniced: retire it for a fresh one
+        else:
+            self._idle.put(worker)
+        return reply
+
+    def _died(self, worker: _Worker, retry: int) -> Exception:
+        code = worker.process.returncode
+        if code is not None and code > 0:
+            return WorkerCrashed(f"query worker {worker.process.pid} exited with {code}")
+        if code in (-signal.SIGKILL, -signal.SIGABRT):  # the kernel's OOM killer; a failed
+            return QueryError(memory_message(self.spec.memory_mb), 503, retry)  # allocation
+        return QueryError(f"The worker running this query stopped unexpectedly (exit code "
+                          f"{code}); please try a smaller query.", 503, retry)
 
     def status(self) -> dict[str, int]:
-        """How many workers there should be, are alive, and are idle."""
+        """How many workers there should be, are alive, idle and heavy; requests waiting."""
         with self._lock:
-            return {"workers": self.size, "alive": len(self._alive), "idle": self._idle.qsize()}
+            return {"workers": self.size, "alive": len(self._alive), "idle": self._idle.qsize(),
+                    "heavy": self.lanes.heavy, "heavy_limit": self.lanes.limit,
+                    "waiting": self._waiting}
 
-    def close(self) -> None:
-        """Stop every worker."""
+    def close(self, drain: float = 0.0) -> None:
+        """Stop taking jobs, wait up to `drain` seconds for those running, then stop every
+        worker."""
+        end = time.monotonic() + drain
         with self._lock:
             self._closed = True
+            while self._running and time.monotonic() < end:
+                self._done.wait(end - time.monotonic())
             workers, self._alive = list(self._alive), set()
         for worker in workers:
             self._stop(worker)

@@ -26,6 +26,7 @@ from fentanyl_kg.web.config import load as load_settings
 
 __all__ = ["create_app", "KgState", "Settings", "StartupError"]
 GZIP_MIN_BYTES = 1024
+RETRY_AFTER = 5  # seconds, for a 503 that did not say (no worker alive, say)
 _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "application/xml",
                  "application/javascript", "application/n-triples", "application/n-quads",
                  "application/rdf+xml", "application/sparql-results+", "application/trig",
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     release = find_release(settings)
     spec = WorkerSpec(
         nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
+        memory_mb=settings.WORKER_MEMORY_MB,
         disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
                                                   settings.STORE_PATH))
         if settings.STORE_PATH else None)
@@ -50,12 +52,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=settings.MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=settings.MAX_REQUEST_BYTES)
     app.extensions["fentanyl_kg"] = KgState(
-        store=release_store.load_store(release, settings.STORE_PATH), release=release,
-        settings=settings, executor=WorkerPool(spec, settings.QUERY_WORKERS))
+        release=release, settings=settings, executor=WorkerPool(
+            spec, settings.QUERY_WORKERS, heavy=settings.HEAVY_WORKERS,
+            fast_lane=settings.FAST_LANE_SECONDS, queue_timeout=settings.QUEUE_TIMEOUT,
+            max_queue=settings.MAX_QUEUE))
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
     app.after_request(_cors)
+    app.after_request(_retry_after)
     app.after_request(_gzip)
     from fentanyl_kg.web import pages, sparql  # the blueprints need the package imported
 
@@ -92,7 +97,10 @@ def error_response(message: str, status: int) -> Response:
 
 
 def _query_error(exc: QueryError) -> Response:
-    return error_response(exc.message, exc.status)
+    resp = error_response(exc.message, exc.status)
+    if exc.retry_after is not None:
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -118,6 +126,13 @@ def _cors(resp: Response) -> Response:
         resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         resp.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, If-None-Match"
         resp.headers["Access-Control-Max-Age"] = "86400"
+    return resp
+
+
+def _retry_after(resp: Response) -> Response:
+    """Every 503 says when to come back (a limit that names its own time has set it)."""
+    if resp.status_code == 503 and "Retry-After" not in resp.headers:
+        resp.headers["Retry-After"] = str(RETRY_AFTER)
     return resp
 
 
