@@ -64,19 +64,21 @@ def data_mb() -> float:
 
 
 def deprioritise(pid: int) -> None:
-    """Renice a worker that turned heavy. The query runs in the worker's main thread, whose
-    thread id is the pid, which is what PRIO_PROCESS changes on Linux."""
+    """Renice a worker that turned heavy, HEAVY_NICE above the server. The query runs in the
+    worker's main thread, whose thread id is the pid, which is what PRIO_PROCESS changes on
+    Linux."""
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, HEAVY_NICE)
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0)
+                                                 + HEAVY_NICE))
     except OSError:  # gone already
         pass
 
 
 def restore_priority(pid: int) -> bool:
-    """Give a worker back its normal priority; False when not permitted (an unprivileged
+    """Give a worker back the server's priority; False when not permitted (an unprivileged
     process may not lower a niceness), so the worker must be retired instead."""
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, 0)
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
     except OSError:
         return False
     return True

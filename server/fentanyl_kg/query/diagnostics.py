@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pyoxigraph as ox
 
@@ -22,3 +23,9 @@ def allocate(store: ox.Store, megabytes: int) -> int:
     for i in range(0, len(block), 4096):  # touch every page, so it is resident
         block[i] = 1
     return len(block)
+
+
+def hold(store: ox.Store, seconds: float) -> float:
+    """Keep the worker busy for `seconds` (to see a drain or a queue limit at work)."""
+    time.sleep(seconds)
+    return seconds

@@ -113,6 +113,7 @@ def _watch_server(server_pid: int) -> None:
 class _Worker:
     process: subprocess.Popen[bytes]
     conn: Connection
+    stopped: bool = False
 
 
 class WorkerPool:
@@ -309,7 +310,9 @@ class WorkerPool:
     def _stop(self, worker: _Worker) -> None:
         with self._lock:
             self._alive.discard(worker)
+            first, worker.stopped = not worker.stopped, True
         if worker.process.poll() is None:
             worker.process.kill()
         worker.process.wait()
-        worker.conn.close()
+        if first:  # close() and a request's timeout may both stop a worker
+            worker.conn.close()

@@ -31,6 +31,7 @@ CALLS = frozenset({
     "fentanyl_kg.web.pagedata:sources",
     "fentanyl_kg.query.diagnostics:probe_network",
     "fentanyl_kg.query.diagnostics:allocate",
+    "fentanyl_kg.query.diagnostics:hold",
 })
 
 
