@@ -4,7 +4,7 @@ readings the pool watches.
 Every job starts in the fast lane. One still running after `fast_lane_seconds` turns heavy:
 at most `heavy` jobs may be heavy at once, so `size - heavy` workers always stay free for cheap
 queries, and a job that turns heavy while the heavy lane is full is stopped. A heavy worker is
-reniced (nice 10) so that the kernel runs cheap queries first on a small machine."""
+reniced (nice +10) so that the kernel runs cheap queries first on a small machine."""
 
 from __future__ import annotations
 
@@ -63,22 +63,14 @@ def data_mb() -> float:
     return 0.0
 
 
-def deprioritise(pid: int) -> None:
-    """Renice a worker that turned heavy, HEAVY_NICE above the server. The query runs in the
-    worker's main thread, whose thread id is the pid, which is what PRIO_PROCESS changes on
-    Linux."""
+def deprioritise(tid: int) -> None:
+    """Renice the thread running a job that turned heavy, HEAVY_NICE above its process.
+
+    Each job runs in a thread of its own (executor.worker_main), so the next job, in a new
+    thread, starts at the worker's normal priority: an unprivileged process may raise a
+    niceness but never lower it again, so renicing the whole worker would cost a respawn."""
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, 0)
                                                  + HEAVY_NICE))
-    except OSError:  # gone already
+    except OSError:  # the job has just ended
         pass
-
-
-def restore_priority(pid: int) -> bool:
-    """Give a worker back the server's priority; False when not permitted (an unprivileged
-    process may not lower a niceness), so the worker must be retired instead."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
-    except OSError:
-        return False
-    return True

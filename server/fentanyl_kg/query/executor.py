@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+import pyoxigraph as ox
+
 from fentanyl_kg.errors import QueryError
 from fentanyl_kg.query import admission, guard
 from fentanyl_kg.query.jobs import CALLS, Answer, Call, Failure, Job, Result
@@ -45,6 +47,7 @@ STARTUP_TIMEOUT = 900.0  # seconds a worker may take to load the store
 POLL = 0.05  # seconds between looks at a busy worker (its answer, its memory, its lane)
 BACKSTOP = 2  # RLIMIT_DATA allows this many times WORKER_MEMORY_MB above the loaded store
 RETRY_BUSY = 2  # Retry-After seconds when the workers or the queue are full
+HEAVY = "heavy"  # the message that tells a worker its job turned heavy
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,30 @@ def worker_main() -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     problem = None if allowlist else guard.block_network()
     conn.send(("ready", problem))
+    job_thread: threading.Thread | None = None
     while True:
         try:
-            job = conn.recv()
+            message = conn.recv()
         except EOFError:  # the server is gone
             return
-        try:
-            reply = run_job(store, job, allowlist, spec.prefixes)
-        except MemoryError:  # the RLIMIT_DATA backstop
-            reply = Failure(503, memory_message(spec.memory_mb))
-        conn.send(reply)
+        if message == HEAVY:  # the job running now turned heavy (or has just ended)
+            if job_thread is not None and job_thread.native_id is not None:
+                admission.deprioritise(job_thread.native_id)
+            continue
+        if job_thread is not None:
+            job_thread.join()  # it has sent its reply already
+        job_thread = threading.Thread(target=_answer, args=(conn, store, message, spec),
+                                      name="fentanyl-kg-job", daemon=True)
+        job_thread.start()
+
+
+def _answer(conn: Connection, store: ox.Store, job: Job | Call, spec: WorkerSpec) -> None:
+    """Run one job and send its reply (the worker's main thread meanwhile listens for HEAVY)."""
+    try:
+        reply = run_job(store, job, frozenset(spec.allowlist), spec.prefixes)
+    except MemoryError:  # the RLIMIT_DATA backstop
+        reply = Failure(503, memory_message(spec.memory_mb))
+    conn.send(reply)
 
 
 def _watch_server(server_pid: int) -> None:
@@ -214,7 +231,7 @@ class WorkerPool:
                             "long-running queries (HEAVY_WORKERS) were taken. Please try again "
                             "shortly, or make it more selective.", 503, retry)
                     heavy = True
-                    admission.deprioritise(pid)
+                    worker.conn.send(HEAVY)
             reply: Answer | Result | Failure = worker.conn.recv()
         except (EOFError, OSError):
             self._replace(worker)
@@ -225,10 +242,7 @@ class WorkerPool:
         if isinstance(reply, Failure) and reply.status == 503:  # out of memory inside
             self._replace(worker)
             return Failure(503, reply.message)
-        if heavy and not admission.restore_priority(pid):
-            self._replace(worker)  # it would stay reniced: retire it for a fresh one
-        else:
-            self._idle.put(worker)
+        self._idle.put(worker)
         return reply
 
     def _died(self, worker: _Worker, retry: int) -> Exception:
