@@ -23,8 +23,8 @@ EVIL = "http://127.0.0.1:9/"
 @pytest.mark.parametrize("query", [
     f"SELECT * {{ SERVICE <{ALLOWED}> {{ ?s ?p ?o }} }}",
     f"SELECT * {{ SERVICE SILENT <{ALLOWED}> {{ }} }}",
-    f"PREFIX e: <http://allowed.example/> SELECT * {{ SERVICE e:sparql {{ }} }}",
-    f"BASE <http://allowed.example/> SELECT * {{ SERVICE <sparql> {{ }} }}",
+    "PREFIX e: <http://allowed.example/> SELECT * { SERVICE e:sparql { } }",
+    "BASE <http://allowed.example/> SELECT * { SERVICE <sparql> { } }",
     f'SELECT ?service {{ BIND("SERVICE <{EVIL}>" AS ?service) }} # SERVICE <{EVIL}>',
     f"SELECT * {{ ?s ?p '''SERVICE <{EVIL}> {{}}''' }}",
     f'SELECT * {{ ?s ?p "x"@service . ?service ex:service <{EVIL}> }}',
@@ -46,7 +46,7 @@ def test_allowed_or_not_a_service_at_all(query: str) -> None:
     f"SELECT * {{ SERVICE # a comment\n <{EVIL}> {{}} }}",
     f"SELECT * {{ ?s ?p ?o FILTER(?o<1)SERVICE<{EVIL}>{{}} }}",
     "SELECT * { SERVICE ?e { } }", "SELECT * { SERVICE $e { } }",
-    f"PREFIX p: <http://allowed.example/> SELECT * {{ SERVICE p:spa\\.rql {{}} }}",
+    "PREFIX p: <http://allowed.example/> SELECT * { SERVICE p:spa\\.rql {} }",
 ])
 def test_every_spelling_of_a_foreign_service_is_refused(query: str) -> None:
     with pytest.raises(QueryError) as caught:

@@ -8,20 +8,48 @@ reniced (nice +10) so that the kernel runs cheap queries first on a small machin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from collections import OrderedDict
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 HEAVY_NICE = 10
+KNOWN = 1024  # heavy jobs remembered
+
+
+def _key(job: object) -> bytes:
+    return hashlib.sha1(repr(job).encode("utf-8", "surrogatepass")).digest()
 
 
 class Lanes:
-    """How many jobs are heavy, against the limit; thread-safe."""
+    """How many jobs are heavy, against the limit, and which jobs were heavy before;
+    thread-safe.
+
+    A job seen heavy is remembered (the last KNOWN of them): asked again, it goes straight to
+    the heavy lane, or is refused at once when that lane is full, instead of taking a worker
+    from the cheap queries for FAST_LANE_SECONDS and costing a worker respawn each time a
+    client retries it."""
 
     def __init__(self, heavy: int) -> None:
         self.limit = heavy
         self._heavy = 0
         self._lock = threading.Lock()
+        self._known: OrderedDict[bytes, None] = OrderedDict()
+
+    def remember(self, job: object) -> None:
+        """Note that `job` (a Job or Call) turned heavy."""
+        key = _key(job)
+        with self._lock:
+            self._known[key] = None
+            self._known.move_to_end(key)
+            while len(self._known) > KNOWN:
+                self._known.popitem(last=False)
+
+    def known(self, job: object) -> bool:
+        """Whether `job` turned heavy before."""
+        with self._lock:
+            return _key(job) in self._known
 
     def promote(self) -> bool:
         """Take a heavy slot for a job that ran past the fast lane; False when all are taken."""

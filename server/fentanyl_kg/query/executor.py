@@ -8,21 +8,15 @@ the heavy lane is full, the worker is killed, a fresh one is started in the back
 client gets a 503 with Retry-After that names the limit. Other requests go on being served by
 the other workers meanwhile.
 
-A worker is a fresh interpreter (not a fork of the threaded server) talking over a socket
-pair. It checks a query before it runs it (guard.py: SERVICE allowlist; Update refused), caps
-the rows at MAX_ROWS and serializes the answer itself, so the web process only moves bytes. It
-cannot open internet sockets unless SERVICE endpoints are allowlisted, its data segment is
-capped (RLIMIT_DATA) as a backstop to the memory watch, and it exits when the server goes away.
+The workers themselves are in worker.py, the lanes in admission.py.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
 import queue
-import resource
 import signal
 import socket
 import subprocess
@@ -32,100 +26,23 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-import pyoxigraph as ox
-
 from fentanyl_kg.errors import QueryError
-from fentanyl_kg.query import admission, guard
-from fentanyl_kg.query.jobs import CALLS, Answer, Call, Failure, Job, Result
-from fentanyl_kg.query.jobs import run as run_job
-from fentanyl_kg.web import querystore
+from fentanyl_kg.query import admission
+from fentanyl_kg.query.jobs import Answer, Call, Failure, Job, Result
+from fentanyl_kg.query.worker import HEAVY, WorkerSpec, memory_message
 
 __all__ = ["Answer", "Call", "Failure", "Job", "Result", "WorkerPool", "WorkerSpec"]
 log = logging.getLogger("fentanyl_kg.web")
-WORKER_COMMAND = "from fentanyl_kg.query.executor import worker_main; worker_main()"
+WORKER_COMMAND = "from fentanyl_kg.query.worker import worker_main; worker_main()"
 STARTUP_TIMEOUT = 900.0  # seconds a worker may take to load the store
 POLL = 0.05  # seconds between looks at a busy worker (its answer, its memory, its lane)
-BACKSTOP = 2  # RLIMIT_DATA allows this many times WORKER_MEMORY_MB above the loaded store
 RETRY_BUSY = 2  # Retry-After seconds when the workers or the queue are full
-HEAVY = "heavy"  # the message that tells a worker its job turned heavy
-
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """What a worker needs to open its store, check queries and cap its memory."""
-
-    nquads: str  # the release's dataset.nq, loaded into memory when disk_store is None
-    disk_store: str | None  # a query store folder (querystore.prepare_on_disk), opened read-only
-    allowlist: tuple[str, ...]
-    prefixes: dict[str, str]
-    memory_mb: int = 2048  # WORKER_MEMORY_MB; 0: no limit
 
 
 class WorkerCrashed(RuntimeError):
     """A worker died of an exception of its own: a bug, reported as a 500."""
 
 
-def memory_message(limit_mb: int) -> str:
-    """The 503 message of a job stopped by the memory limit."""
-    return (f"The query was stopped: it used more than {limit_mb} MB (WORKER_MEMORY_MB), this "
-            "endpoint's memory limit per query. Make it more selective (fewer rows to sort or "
-            "group, shorter strings), or load build/release/dataset.nq into a store of your own.")
-
-
-# -- the worker process --------------------------------------------------------------------
-def worker_main() -> None:
-    """The worker process: `python -c "...; worker_main()" <fd>`, fd a socket to the server."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops us
-    conn = Connection(int(sys.argv[1]))
-    threading.Thread(target=_watch_server, args=(os.getppid(),), daemon=True).start()
-    spec: WorkerSpec = conn.recv()
-    if spec.disk_store:
-        store = querystore.open_read_only(spec.disk_store)
-    else:
-        store = querystore.in_memory(spec.nquads)
-    allowlist = frozenset(spec.allowlist)
-    for module in {name.partition(":")[0] for name in CALLS}:
-        importlib.import_module(module)  # load rdflib and the page code now, not on a request
-    if spec.memory_mb:
-        cap = int((admission.data_mb() + BACKSTOP * spec.memory_mb) * 2**20)
-        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
-    problem = None if allowlist else guard.block_network()
-    conn.send(("ready", problem))
-    job_thread: threading.Thread | None = None
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:  # the server is gone
-            return
-        if message == HEAVY:  # the job running now turned heavy (or has just ended)
-            if job_thread is not None and job_thread.native_id is not None:
-                admission.deprioritise(job_thread.native_id)
-            continue
-        if job_thread is not None:
-            job_thread.join()  # it has sent its reply already
-        job_thread = threading.Thread(target=_answer, args=(conn, store, message, spec),
-                                      name="fentanyl-kg-job", daemon=True)
-        job_thread.start()
-
-
-def _answer(conn: Connection, store: ox.Store, job: Job | Call, spec: WorkerSpec) -> None:
-    """Run one job and send its reply (the worker's main thread meanwhile listens for HEAVY)."""
-    try:
-        reply = run_job(store, job, frozenset(spec.allowlist), spec.prefixes)
-    except MemoryError:  # the RLIMIT_DATA backstop
-        reply = Failure(503, memory_message(spec.memory_mb))
-    conn.send(reply)
-
-
-def _watch_server(server_pid: int) -> None:
-    """Exit when the server is gone, even in the middle of a query (pyoxigraph releases the
-    GIL while it evaluates, so this thread runs)."""
-    while os.getppid() == server_pid:
-        time.sleep(1)
-    os._exit(0)
-
-
-# -- the pool, in the web process ----------------------------------------------------------
 @dataclass(eq=False)
 class _Worker:
     process: subprocess.Popen[bytes]
@@ -176,13 +93,29 @@ class WorkerPool:
         if not self._alive:
             raise QueryError("No query worker is running (see the server log).", 503,
                              RETRY_BUSY)
-        worker = self._acquire(min(self.queue_timeout, timeout))
+        retry = max(1, math.ceil(timeout))
+        heavy = self.lanes.known(job)
+        if heavy and not self.lanes.promote():
+            raise self._lane_full(retry)
         try:
-            return self._run_on(worker, job, started + timeout, timeout)
+            worker = self._acquire(min(self.queue_timeout, timeout))
+        except QueryError:
+            if heavy:
+                self.lanes.release()
+            raise
+        try:
+            return self._run_on(worker, job, started + timeout, timeout, heavy)
         finally:
             with self._lock:
                 self._running -= 1
                 self._done.notify_all()
+
+    def _lane_full(self, retry: int) -> QueryError:
+        return QueryError(
+            f"The query was stopped: it runs longer than {self.fast_lane:g} s "
+            f"(FAST_LANE_SECONDS) and all {self.lanes.limit} slots for long-running queries "
+            "(HEAVY_WORKERS) are taken. Please try again shortly, or make it more selective.",
+            503, retry)
 
     def _acquire(self, wait: float) -> _Worker:
         with self._lock:
@@ -204,12 +137,15 @@ class WorkerPool:
             self._running += 1
         return worker
 
-    def _run_on(self, worker: _Worker, job: Job | Call, deadline: float,
-                timeout: float) -> Answer | Result | Failure:
-        pid, heavy, sent = worker.process.pid, False, time.monotonic()
-        retry = max(1, math.ceil(timeout))
+    def _run_on(self, worker: _Worker, job: Job | Call, deadline: float, timeout: float,
+                heavy: bool) -> Answer | Result | Failure:
+        """Send `job` to `worker` and watch it until it answers or a limit stops it; `heavy`:
+        it holds a heavy slot already (a job known to be heavy)."""
+        pid, sent, retry = worker.process.pid, time.monotonic(), max(1, math.ceil(timeout))
         try:
             worker.conn.send(job)
+            if heavy:
+                worker.conn.send(HEAVY)
             while not worker.conn.poll(max(0.0, min(POLL, deadline - time.monotonic()))):
                 now = time.monotonic()
                 if now >= deadline:
@@ -223,13 +159,10 @@ class WorkerPool:
                     self._replace(worker)
                     raise QueryError(memory_message(self.spec.memory_mb), 503, retry)
                 if not heavy and now - sent >= self.fast_lane:
+                    self.lanes.remember(job)
                     if not self.lanes.promote():
                         self._replace(worker)
-                        raise QueryError(
-                            f"The query was stopped: it ran longer than {self.fast_lane:g} s "
-                            f"(FAST_LANE_SECONDS) while all {self.lanes.limit} slots for "
-                            "long-running queries (HEAVY_WORKERS) were taken. Please try again "
-                            "shortly, or make it more selective.", 503, retry)
+                        raise self._lane_full(retry)
                     heavy = True
                     worker.conn.send(HEAVY)
             reply: Answer | Result | Failure = worker.conn.recv()
@@ -281,7 +214,10 @@ class WorkerPool:
         process = subprocess.Popen(
             [sys.executable, "-c", WORKER_COMMAND, str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True)  # the terminal's Ctrl-C goes to the server alone
+            # A process group of its own, so the terminal's Ctrl-C goes to the server alone;
+            # not a session of its own, which would put it in its own scheduler autogroup
+            # where renicing a heavy job would change nothing against the other workers.
+            process_group=0)
         theirs.close()
         worker = _Worker(process, Connection(ours.detach()))
         worker.conn.send(self.spec)

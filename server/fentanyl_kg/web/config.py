@@ -36,7 +36,7 @@ class Settings:
     PUBLIC_BASE: str = BASE
     QUERY_TIMEOUT: float = 10.0  # seconds a query or page lookup may take before it is stopped
     QUERY_WORKERS: int = 4  # worker processes that run queries and page lookups
-    HEAVY_WORKERS: int = 1  # of those, how many may run a job past FAST_LANE_SECONDS at once
+    HEAVY_WORKERS: int = 2  # of those, how many may run a job past FAST_LANE_SECONDS at once
     FAST_LANE_SECONDS: float = 0.5  # a job still running after this long is heavy
     WORKER_MEMORY_MB: int = 2048  # resident memory a worker may reach while it runs a job
     QUEUE_TIMEOUT: float = 5.0  # seconds a request may wait for a free worker
