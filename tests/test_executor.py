@@ -101,7 +101,11 @@ def test_cheap_queries_succeed_while_the_heavy_lane_is_full(lanes_app: Flask) ->
         assert resp.status_code == 200 and len(resp.json["results"]["bindings"]) == 3
     assert pool.status()["heavy"] == 2, "the heavy queries should still be running"
     # a third job that turns heavy now is stopped, and says which limit stopped it
+    assert_limit_503(sparql(client, PRODUCT.replace("?a", "?z")), "HEAVY_WORKERS")
+    wait_for(lambda: pool.status()["idle"] == 2)  # its worker was killed and replaced
+    # a job seen heavy before is refused at once, without taking (and losing) a worker
     assert_limit_503(sparql(client, PRODUCT), "HEAVY_WORKERS")
+    assert pool.status()["alive"] == 4 and pool.status()["idle"] == 2
     for t in threads:
         t.join(30)
     for resp, seconds in heavy:
