@@ -253,5 +253,28 @@ def test_close_drains_running_jobs_then_refuses_new_ones() -> None:
         assert done == [Result(1.0)]
         assert pool.status()["alive"] == 0
         assert_limit_503(sparql(app.test_client(), CHEAP), "")
+        health = app.test_client().get("/healthz")  # every 503 says when to come back
+        assert health.status_code == 503 and int(health.headers["Retry-After"]) >= 1
+    finally:
+        close_app(app)
+
+
+def test_the_queue_has_a_length_limit() -> None:
+    app = make_app(QUERY_WORKERS=1, MAX_QUEUE=1, QUEUE_TIMEOUT=20, QUERY_TIMEOUT=30)
+    pool = pool_of(app)
+    try:
+        pool.start()
+        holder = threading.Thread(target=lambda: pool.run(Call(HOLD, (3.0,)), 30))
+        holder.start()
+        wait_for(lambda: pool.status()["idle"] == 0)
+        waiting: list[Any] = []
+        waiter = threading.Thread(target=lambda: waiting.append(sparql(app.test_client(),
+                                                                       CHEAP)))
+        waiter.start()
+        wait_for(lambda: pool.status()["waiting"] == 1)
+        assert_limit_503(sparql(app.test_client(), CHEAP), "MAX_QUEUE")
+        holder.join(30)
+        waiter.join(30)
+        assert waiting[0].status_code == 200  # the one in the queue got its turn
     finally:
         close_app(app)

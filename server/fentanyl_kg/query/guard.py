@@ -122,14 +122,13 @@ def _allowed(endpoint: str | None, allowlist: frozenset[str]) -> None:
 def is_update(text: str) -> bool:
     """Whether a text that is not a valid query looks like a SPARQL Update request: its first
     keyword after the prologue (PREFIX and BASE declarations) is an update operation."""
-    toks = list(tokens(text))
-    i = 0
-    while i < len(toks):
-        word = toks[i].text.casefold() if toks[i].kind == NAME else ""
-        if word == "base":
-            i += 2
-        elif word == "prefix":
-            i += 3
+    skip = 0  # tokens left of a PREFIX or BASE declaration
+    for tok in tokens(text):  # lazily: only the prologue and one keyword are read
+        word = tok.text.casefold() if tok.kind == NAME else ""
+        if skip:
+            skip -= 1
+        elif word in ("base", "prefix"):
+            skip = 1 if word == "base" else 2
         else:
             return word in UPDATE_KEYWORDS
     return False
