@@ -278,3 +278,14 @@ def test_the_queue_has_a_length_limit() -> None:
         assert waiting[0].status_code == 200  # the one in the queue got its turn
     finally:
         close_app(app)
+
+
+def test_a_bug_in_a_job_is_a_500_not_a_hang(small_app: Flask) -> None:
+    from fentanyl_kg.query.executor import WorkerCrashed
+
+    pool = pool_of(small_app)
+    wait_for(lambda: pool.status()["idle"] == 1)
+    with pytest.raises(WorkerCrashed):  # a TypeError in the worker: it exits with code 1
+        pool.run(Call(HOLD, ("not a number",)), 600)
+    wait_for(lambda: pool.status()["idle"] == 1)
+    assert sparql(small_app.test_client(), CHEAP).json["boolean"] is True

@@ -55,6 +55,7 @@ def worker_main() -> None:
     """The worker process: `python -c "...; worker_main()" <fd>`, fd a socket to the server."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops us
     conn = Connection(int(sys.argv[1]))
+    threading.excepthook = _crash
     threading.Thread(target=_watch_server, args=(os.getppid(),), daemon=True).start()
     spec: WorkerSpec = conn.recv()
     loaded: list[ox.Store] = []
@@ -84,6 +85,14 @@ def worker_main() -> None:
         job_thread = threading.Thread(target=_answer, args=(conn, store, message, spec),
                                       name="fentanyl-kg-job", daemon=True)
         job_thread.start()
+
+
+def _crash(args: threading.ExceptHookArgs) -> None:
+    """A job or the loader failed with an exception of its own (a bug): print it and exit, so
+    that the server sees the worker die with code 1 and answers 500, as a single-threaded
+    worker would, rather than waiting for a reply that never comes."""
+    sys.__excepthook__(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+    os._exit(1)
 
 
 def _load(spec: WorkerSpec, out: list[ox.Store]) -> None:
