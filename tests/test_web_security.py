@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from web_support import SCRIPT, close_app, make_app
 
 from fentanyl_kg.namespaces import PREFIXES
-from fentanyl_kg.web import guard
+from fentanyl_kg.query import guard
 
 STILL_THERE = "ASK { id:sonora fkg:locatedIn id:mexico }"
 
@@ -101,7 +101,7 @@ def test_workers_cannot_open_internet_sockets(listener: tuple[int, list[bytes]])
     port, seen = listener
     code = (
         "import pyoxigraph, sys\n"
-        "from fentanyl_kg.web.guard import block_network\n"
+        "from fentanyl_kg.query.guard import block_network\n"
         "problem = block_network()\n"
         "if problem: sys.exit('no filter: ' + problem)\n"
         "try:\n"

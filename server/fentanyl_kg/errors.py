@@ -38,9 +38,11 @@ class ValidationFailed(KgError):
 
 
 class QueryError(KgError):
-    """A SPARQL query is malformed or not allowed; shown to the client as a 4xx."""
+    """A SPARQL query is malformed or not allowed; shown to the client as a 4xx (or a 503 when
+    a limit of the server stopped it, then with `retry_after` seconds for Retry-After)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, retry_after: int | None = None) -> None:
         self.message = message
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message)

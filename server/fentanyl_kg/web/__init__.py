@@ -24,10 +24,10 @@ from fentanyl_kg.store import Release
 from fentanyl_kg.web import limits, querystore
 from fentanyl_kg.web.config import KgState, Settings, StartupError
 from fentanyl_kg.web.config import load as load_settings
-from fentanyl_kg.web.executor import WorkerPool, WorkerSpec
 
 __all__ = ["create_app", "KgState", "Settings", "StartupError"]
 GZIP_MIN_BYTES = 1024
+RETRY_AFTER = 5  # seconds, for a 503 that did not say (no worker alive, say)
 _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "application/xml",
                  "application/javascript", "application/n-triples", "application/n-quads",
                  "application/rdf+xml", "application/sparql-results+", "application/trig",
@@ -45,10 +45,15 @@ _HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app serving the release named by the settings (see config.Settings)."""
+    # Imported here: the query workers import query/, which imports web/formats.py, so a
+    # module-level import would be circular in them.
+    from fentanyl_kg.query.executor import WorkerPool, WorkerSpec
+
     settings = load_settings(config)
     release = find_release(settings)
     spec = WorkerSpec(
         nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
+        memory_mb=settings.WORKER_MEMORY_MB,
         disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
                                                   settings.STORE_PATH))
         if settings.STORE_PATH else None)
@@ -57,14 +62,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=settings.MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=settings.MAX_REQUEST_BYTES)
     app.extensions["fentanyl_kg"] = KgState(
-        store=release_store.load_store(release, settings.STORE_PATH), release=release,
-        settings=settings, executor=WorkerPool(spec, settings.QUERY_WORKERS))
+        release=release, settings=settings, executor=WorkerPool(
+            spec, settings.QUERY_WORKERS, heavy=settings.HEAVY_WORKERS,
+            fast_lane=settings.FAST_LANE_SECONDS, queue_timeout=settings.QUEUE_TIMEOUT,
+            max_queue=settings.MAX_QUEUE))
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
     limits.install(app, settings)
     app.after_request(_cors)
     app.after_request(_security)
+    app.after_request(_retry_after)
     app.after_request(_gzip)
     from fentanyl_kg.web import pages, sparql  # the blueprints need the package imported
 
@@ -101,7 +109,10 @@ def error_response(message: str, status: int) -> Response:
 
 
 def _query_error(exc: QueryError) -> Response:
-    return error_response(exc.message, exc.status)
+    resp = error_response(exc.message, exc.status)
+    if exc.retry_after is not None:
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -139,6 +150,13 @@ def _security(resp: Response) -> Response:
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return resp
+
+
+def _retry_after(resp: Response) -> Response:
+    """Every 503 says when to come back (a limit that names its own time has set it)."""
+    if resp.status_code == 503 and "Retry-After" not in resp.headers:
+        resp.headers["Retry-After"] = str(RETRY_AFTER)
     return resp
 
 

@@ -11,14 +11,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyoxigraph as ox
-
 from fentanyl_kg.errors import KgError
 from fentanyl_kg.namespaces import BASE
 from fentanyl_kg.store import Release
 
 if TYPE_CHECKING:
-    from fentanyl_kg.web.executor import WorkerPool
+    from fentanyl_kg.query.executor import WorkerPool
 
 ENV_PREFIX = "FENTANYL_KG_"
 
@@ -36,8 +34,13 @@ class Settings:
     DATA_DIR: Path = Path("graph_data")
     STORE_PATH: Path | None = None  # None: the store is kept in memory
     PUBLIC_BASE: str = BASE
-    QUERY_TIMEOUT: float = 10.0  # seconds a /sparql query may run before it is stopped
-    QUERY_WORKERS: int = 2  # worker processes that run /sparql queries
+    QUERY_TIMEOUT: float = 10.0  # seconds a query or page lookup may take before it is stopped
+    QUERY_WORKERS: int = 4  # worker processes that run queries and page lookups
+    HEAVY_WORKERS: int = 2  # of those, how many may run a job past FAST_LANE_SECONDS at once
+    FAST_LANE_SECONDS: float = 0.5  # a job still running after this long is heavy
+    WORKER_MEMORY_MB: int = 2048  # resident memory a worker may reach while it runs a job
+    QUEUE_TIMEOUT: float = 5.0  # seconds a request may wait for a free worker
+    MAX_QUEUE: int = 64  # requests that may wait for a free worker at once
     MAX_ROWS: int = 10_000  # rows (SELECT) or triples (CONSTRUCT, DESCRIBE) per response
     MAX_REQUEST_BYTES: int = 1_000_000
     SERVICE_ALLOWLIST: tuple[str, ...] = ()  # SERVICE endpoints a query may call
@@ -67,9 +70,12 @@ _TYPES: dict[str, type] = {
     "PUBLIC_BASE": str, "QUERY_TIMEOUT": float, "QUERY_WORKERS": int, "MAX_ROWS": int,
     "MAX_REQUEST_BYTES": int, "SERVICE_ALLOWLIST": tuple, "PAGE_SIZE": int,
     "RATE_LIMIT": int, "RATE_WINDOW": float, "CLIENT_CONCURRENCY": int, "TRUSTED_PROXIES": tuple,
+    "HEAVY_WORKERS": int, "FAST_LANE_SECONDS": float, "WORKER_MEMORY_MB": int,
+    "QUEUE_TIMEOUT": float, "MAX_QUEUE": int,
 }
 _POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE",
-             "RATE_WINDOW"}
+             "RATE_WINDOW", "HEAVY_WORKERS", "FAST_LANE_SECONDS", "WORKER_MEMORY_MB",
+             "QUEUE_TIMEOUT", "MAX_QUEUE"}
 _NOT_NEGATIVE = {"RATE_LIMIT", "CLIENT_CONCURRENCY"}  # 0 turns the limit off
 
 
@@ -123,10 +129,9 @@ def _convert(name: str, value: Any) -> Any:
 class KgState:
     """What the app holds, as app.extensions["fentanyl_kg"]."""
 
-    store: ox.Store  # the release quads as built (default graph empty), for the pages
     release: Release
     settings: Settings
-    executor: WorkerPool  # runs /sparql queries on its own copies of the store
+    executor: WorkerPool  # runs queries and page lookups, each worker on its own store
 
     @property
     def version(self) -> str:

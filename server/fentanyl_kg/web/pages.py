@@ -23,20 +23,9 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 from fentanyl_kg.errors import QueryError
 from fentanyl_kg.namespaces import BASE, PREFIXES
-from fentanyl_kg.web import conneg, describe, formats, jsonld, named, rdfout
-from fentanyl_kg.web.cite import row_citations
-from fentanyl_kg.web.citeview import cite_page
-from fentanyl_kg.web.ontology import ontology as ontology_page
-from fentanyl_kg.web.terms import (
-    GRAPH_NAMES,
-    LABEL_PROPERTIES,
-    PROVENANCE,
-    RDF_TYPE,
-    compact,
-    graph_kind,
-    iri,
-    quads,
-)
+from fentanyl_kg.query.jobs import Call, Failure, Result
+from fentanyl_kg.web import conneg, formats, jsonld, named, pagedata, rdfout
+from fentanyl_kg.web.terms import compact
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -50,8 +39,6 @@ OFFERS: dict[str, formats.Format] = {
         formats.Format("json", JSON, "page", (JSON,), ""),
         formats.Format("csv", CSV, "page", (CSV,), ""),
         *formats.GRAPHS, *formats.DATASETS)}
-CLAIM_CLASS = ox.NamedNode(BASE + "ontology#Claim")
-SOURCE_CLASS = ox.NamedNode("http://purl.org/dc/terms/BibliographicResource")
 
 
 @bp.app_template_filter("link_target")
@@ -77,26 +64,28 @@ def setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
-def store() -> ox.Store:
-    return current_app.extensions["fentanyl_kg"].store  # type: ignore[no-any-return]
+def site() -> pagedata.Site:
+    """This request's view of the site, for a page lookup in a query worker."""
+    return pagedata.Site(setting("PUBLIC_BASE", BASE), request.script_root,
+                         int(setting("PAGE_SIZE", 50)), request.script_root + request.path,
+                         tuple(request.args.to_dict().items()))
 
 
-def context() -> describe.Context:
-    return describe.Context(store(), setting("PUBLIC_BASE", BASE), request.script_root,
-                            int(setting("PAGE_SIZE", 50)))
+def lookup(function: str, *args: Any) -> Any:
+    """pagedata.<function>(store, *args), run in a query worker under its time, memory and
+    admission limits; a QueryError it raises comes back as its status."""
+    state = current_app.extensions["fentanyl_kg"]
+    reply = state.executor.run(Call(f"fentanyl_kg.web.pagedata:{function}", args),
+                               float(setting("QUERY_TIMEOUT", 10.0)))
+    if isinstance(reply, Failure):
+        raise QueryError(reply.message, reply.status)
+    assert isinstance(reply, Result)
+    return reply.value
 
 
-def page_number(name: str) -> int:
-    raw = request.args.get(name, "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise QueryError(f"'{name}' must be a page number (1, 2, ...), not {raw!r}")
-    return int(raw)
-
-
-def link_to(param: str, number: int) -> str:
-    """This page's URL with one query parameter changed (the page links)."""
-    args = {**request.args.to_dict(), param: str(number)}
-    return f"{request.script_root}{request.path}?{urllib.parse.urlencode(args)}"
+def _quads(nquads: bytes) -> Callable[[], list[ox.Quad]]:
+    """The quads a worker sent as N-Quads, for respond's RDF twins."""
+    return lambda: list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))  # type: ignore
 
 
 def split_suffix(path: str, offers: list[str]) -> tuple[str, str | None]:
@@ -162,49 +151,17 @@ def index() -> Response:
 @bp.get("/id/<path:rest>")
 def resource(rest: str) -> Response:
     """Dereference an IRI under <public base>id/: an entity, a claim or a source."""
-    st, base, offers = store(), setting("PUBLIC_BASE", BASE), [HTML, *RDF, JSON]
-    node = _node(base + "id/" + rest)
-    if node is not None and _exists(st, node):  # the IRI itself, even if it ends like a twin
-        path, media = rest, negotiate(offers, "")[1]
-    else:
-        path, media = negotiate(offers, rest)
-        node = _node(base + "id/" + path)
-        if node is None or not _exists(st, node):
-            raise QueryError(f"nothing is known about <{base}id/{rest}>", 404)
-    ctx, local = context(), f"{request.script_root}/id/{path}"
-    if _is_a(st, node, CLAIM_CLASS):
-        data = describe.claim(ctx, node)
-        return respond(data or {}, "claim.html", media, local,
-                       lambda: rdfout.claim_quads(st, node))
-    if _is_a(st, node, SOURCE_CLASS):
-        data = describe.source(ctx, node, page_number("page"), page_number("primary"), link_to)
-        return respond(data, "source.html", media, local, lambda: rdfout.source_quads(st, node))
-    if _in_claims(st, node):
-        data = describe.entity(ctx, node, page_number("out"), page_number("in"), link_to)
-        return respond(data, "entity.html", media, local, lambda: rdfout.entity_quads(st, node))
-    return respond(describe.generic(ctx, node), "resource.html", media, local,
-                   lambda: rdfout.resource_quads(st, node))
-
-
-def _node(value: str) -> ox.NamedNode | None:
+    offers = [HTML, *RDF, JSON]
+    stripped, suffix = split_suffix(rest, offers)
     try:
-        return iri(value)
-    except QueryError:
-        return None
-
-
-def _exists(st: ox.Store, node: ox.NamedNode) -> bool:
-    return any(True for _ in quads(st, node, None, None, None)) or \
-        any(True for _ in quads(st, None, None, node, None))
-
-
-def _is_a(st: ox.Store, node: ox.NamedNode, cls: ox.NamedNode) -> bool:
-    return any(True for _ in quads(st, node, RDF_TYPE, cls, PROVENANCE))
-
-
-def _in_claims(st: ox.Store, node: ox.NamedNode) -> bool:
-    return any(graph_kind(q.g) in ("claim", "inferred")
-               for q in [*quads(st, node), *quads(st, o=node)])
+        accept: str | None = negotiate(offers, "")[1]
+        not_acceptable = ""
+    except QueryError as exc:  # decided in the worker: the IRI itself may end like a twin
+        accept, not_acceptable = None, exc.message
+    page = lookup("resource", site(), rest, stripped, accept, suffix, not_acceptable)
+    local = f"{request.script_root}/id/{page['path']}"
+    return respond(page["data"] or {}, page["template"], page["media"], local,
+                   _quads(page["nquads"] or b""))
 
 
 @bp.get("/ontology", defaults={"suffix": ""})
@@ -212,9 +169,9 @@ def _in_claims(st: ox.Store, node: ox.NamedNode) -> bool:
 def ontology(suffix: str) -> Response:
     """The ontology: every class, property and controlled value, with anchors (#Place)."""
     _, media = negotiate([HTML, *RDF, JSON], "ontology" + suffix)
-    st = store()
-    return respond(ontology_page(context()), "ontology.html", media,
-                   f"{request.script_root}/ontology", lambda: rdfout.ontology_quads(st))
+    page = lookup("ontology", site(), media in rdfout.RDF_TYPES)
+    return respond(page.get("data", {}), "ontology.html", media,
+                   f"{request.script_root}/ontology", _quads(page.get("nquads", b"")))
 
 
 @bp.get("/graph/<name>")
@@ -222,20 +179,17 @@ def graph(name: str) -> Response:
     """A page about one of the well-known named graphs; its RDF twins give what the graph is
     and its triples, MAX_ROWS a page (?page=2, ...; a Link rel="next" names the next page)."""
     path, media = negotiate([HTML, *RDF, JSON], name)
-    node = GRAPH_NAMES.get(path)
-    if node is None:
+    local, size = f"{request.script_root}/graph/{path}", int(setting("MAX_ROWS", 10000))
+    number = site().page("page")
+    page = lookup("graph", path, number, size, media in RDF)
+    if page is None:
         raise QueryError(f"there is no graph named '{path}' (try inferred, provenance, "
                          "ontology; each claim is a graph at /id/claim/...)", 404)
-    st, label = store(), f"The {path} graph"
-    count = sum(1 for _ in st.quads_for_pattern(None, None, None, node))
-    data = {"kind": "graph", "iri": node.value, "label": label, "name": path, "triples": count}
-    local, number = f"{request.script_root}/graph/{path}", page_number("page")
-    size = int(setting("MAX_ROWS", 10000))
+    data, count = page["data"], page["data"]["triples"]
     if media in RDF and number > 1 and (number - 1) * size >= count:
         raise QueryError(f"the {path} graph has {count} triples: page {number} is past its "
                          f"end at {size} a page", 404)
-    resp = respond(data, "graph.html", media, local,
-                   lambda: rdfout.graph_quads(st, node, label, count, number, size))
+    resp = respond(data, "graph.html", media, local, _quads(page["nquads"] or b""))
     if media in RDF and number * size < count:
         suffix = next(s for s, m in rdfout.SUFFIXES.items() if m == media)
         resp.headers["Link"] += f', <{local}{suffix}?page={number + 1}>; rel="next"'
@@ -262,16 +216,8 @@ def dataset(part: str) -> Response:
 def sources(suffix: str) -> Response:
     """Every source, with how many claims derive from it."""
     _, media = negotiate([HTML, JSON], "sources" + suffix)
-    ctx = context()
-    rows: list[dict[str, Any]] = []
-    for q in quads(ctx.store, None, RDF_TYPE, SOURCE_CLASS, PROVENANCE):
-        n = sum(1 for _ in quads(ctx.store, None, describe.PROV_DERIVED, q.s, PROVENANCE))
-        rows.append({"source": ctx.term(q.s), "claims": n})
-    rows.sort(key=lambda r: str(r["source"]["label"]).lower())
-    data = {"kind": "sources", "label": "Sources",
-            "sources": describe.paged(rows, page_number("page"), ctx.page_size,
-                                      lambda n: link_to("page", n))}
-    return respond(data, "sources.html", media, f"{request.script_root}/sources")
+    return respond(lookup("sources", site()), "sources.html", media,
+                   f"{request.script_root}/sources")
 
 
 @bp.get("/cite", defaults={"suffix": ""})
@@ -279,8 +225,7 @@ def sources(suffix: str) -> Response:
 def cite(suffix: str) -> Response:
     """Supporting claims for a triple pattern (s, p, o; any may be empty) or a claim IRI."""
     _, media = negotiate([HTML, JSON], "cite" + suffix)
-    data = cite_page(context(), request.args, page_number("page"), lambda n: link_to("page", n))
-    return respond(data, "cite.html", media, f"{request.script_root}/cite")
+    return respond(lookup("cite", site()), "cite.html", media, f"{request.script_root}/cite")
 
 
 @bp.get("/query/<name>")
@@ -290,47 +235,28 @@ def named_query(name: str) -> Response:
     path, media = negotiate([HTML, JSON, CSV], name)
     if path.endswith(".csv"):
         path, media = path[:-4], CSV
-    query = queries.get(path)
-    if query is None:
+    if path not in queries:
         raise QueryError(f"there is no named query '{path}'", 404)
-    st = store()
-    values = named.bind(st, query, request.args)
-    result = named.run(st, query, values, int(setting("MAX_ROWS", 10000)))
+    data = lookup("named_query", site(), path, media, int(setting("MAX_ROWS", 10000)))
     local = f"{request.script_root}/query/{path}"
     if media == CSV:
-        return _csv(result, path)
-    citations = row_citations(st, query.text, result.rows)
+        return _csv(data, path)
     if media == JSON:
-        return respond(named.json_results(result, citations), "", JSON, local)
-    ctx = context()
-    rows = [{"cells": [ctx.term(row[v]) if v in row else None for v in result.variables],
-             "claims": ctx.claims([c["claim"] for c in sorted(cites, key=_naming_only)])}
-            for row, cites in zip(result.rows, citations, strict=True)]
-    data = {"kind": "query", "name": path, "label": query.title, "description": query.description,
-            "params": [{"name": p.name, "kind": p.kind, "meaning": p.meaning,
-                        "value": request.args.get(p.name, "")} for p in query.params],
-            "text": query.text, "variables": result.variables, "truncated": result.truncated,
-            "rows": describe.paged(rows, page_number("page"), ctx.page_size,
-                                   lambda n: link_to("page", n))}
+        return respond(data, "", JSON, local)
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return respond(data, "named_query.html", HTML, local,
                    query_string=urllib.parse.urlencode(args))
 
 
-def _naming_only(claim: dict[str, Any]) -> int:
-    """Sort key: claims that state a row's facts before those that only name or type."""
-    naming = {RDF_TYPE.value, *(p.value for p in LABEL_PROPERTIES)}
-    return -sum(s["p"]["value"] not in naming for s in claim["supports"])
-
-
-def _csv(result: named.Result, name: str) -> Response:
+def _csv(result: dict[str, Any], name: str) -> Response:
+    """A named query's answer (pagedata.named_query's CSV cells) as a spreadsheet download."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(result.variables)
-    for row in result.rows:
-        writer.writerow([named.spreadsheet_cell(row.get(v)) for v in result.variables])
+    writer.writerow(result["variables"])
+    for row in result["rows"]:
+        writer.writerow(row)
     resp = Response(buf.getvalue(), mimetype=CSV)
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    resp.headers["Fentanyl-KG-Truncated"] = "true" if result.truncated else "false"
+    resp.headers["Fentanyl-KG-Truncated"] = "true" if result["truncated"] else "false"
     return cached(resp, CSV)
 

@@ -12,7 +12,6 @@ parameter that is not UTF-8 once percent-decoded is a 400. The answer's format c
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlencode
@@ -22,9 +21,10 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from fentanyl_kg.errors import QueryError
-from fentanyl_kg.web import formats, guard, service
+from fentanyl_kg.query import guard
+from fentanyl_kg.query.executor import Answer, Failure, Job
+from fentanyl_kg.web import formats, service
 from fentanyl_kg.web.config import KgState
-from fentanyl_kg.web.executor import Answer, Failure, Job
 
 bp = Blueprint("sparql", __name__)
 FORM = "application/x-www-form-urlencoded"
@@ -69,13 +69,14 @@ def endpoint() -> Response:
     job = Job(query=op.query, default_graphs=op.default_graphs, named_graphs=op.named_graphs,
               results_format=choice.results.name if choice.results else None,
               graph_format=choice.graph.name if choice.graph else None,
-              max_rows=st.settings.MAX_ROWS, base_iri=request.base_url)
+              max_rows=st.settings.MAX_ROWS, base_iri=request.base_url, citations=citations)
     reply = st.executor.run(job, st.settings.QUERY_TIMEOUT)
     if isinstance(reply, Failure):
         if reply.status >= 500 and reply.status != 503:
             current_app.logger.error("query failed on the server side: %s", reply.message)
         raise QueryError(reply.message, reply.status)
-    body = _with_citations(reply, op.query) if citations else reply.body
+    assert isinstance(reply, Answer)
+    body = reply.body
     resp = Response(body, content_type=formats.content_type(formats.BY_NAME[reply.format]))
     resp.headers["Fentanyl-KG-Truncated"] = "true" if reply.truncated else "false"
     if etag:
@@ -187,19 +188,6 @@ def _not_modified(etag: str) -> Response:
     resp.headers["Cache-Control"] = CACHE
     resp.vary.add("Accept")
     return resp
-
-
-def _with_citations(reply: Answer, query: str) -> bytes:
-    """The JSON results with the extra top-level key `citations` (one list per row)."""
-    if reply.kind != "results":
-        return reply.body
-    if reply.format != "json":
-        raise QueryError("citations=1 needs SPARQL JSON results (format=json).", 400)
-    from fentanyl_kg.web.cite import row_citations  # rdflib's SPARQL parser, loaded when used
-
-    data: dict[str, Any] = json.loads(reply.body)
-    data["citations"] = row_citations(state().store, query, data["results"]["bindings"])
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _rdf(triples: list[ox.Triple], choice: formats.Choice) -> Response:
