@@ -9,7 +9,9 @@ is gzipped when the client accepts it.
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -25,8 +27,10 @@ from fentanyl_kg.web.config import KgState, Settings, StartupError
 from fentanyl_kg.web.config import load as load_settings
 from fentanyl_kg.web.executor import WorkerPool, WorkerSpec
 
-__all__ = ["create_app", "KgState", "Settings", "StartupError"]
+__all__ = ["create_app", "find_release", "load_state", "KgState", "Settings",
+           "StartupError"]
 GZIP_MIN_BYTES = 1024
+log = logging.getLogger("fentanyl_kg.web")
 _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "application/xml",
                  "application/javascript", "application/n-triples", "application/n-quads",
                  "application/rdf+xml", "application/sparql-results+", "application/trig",
@@ -36,19 +40,11 @@ _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "applicatio
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app serving the release named by the settings (see config.Settings)."""
     settings = load_settings(config)
-    release = find_release(settings)
-    spec = WorkerSpec(
-        nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
-        disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
-                                                  settings.STORE_PATH))
-        if settings.STORE_PATH else None)
     app = Flask(__name__)
     app.config.update(settings.as_dict())
     app.config.update(MAX_CONTENT_LENGTH=settings.MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=settings.MAX_REQUEST_BYTES)
-    app.extensions["fentanyl_kg"] = KgState(
-        store=release_store.load_store(release, settings.STORE_PATH), release=release,
-        settings=settings, executor=WorkerPool(spec, settings.QUERY_WORKERS))
+    app.extensions["fentanyl_kg"] = load_state(settings)
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
@@ -61,14 +57,48 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def load_state(settings: Settings) -> KgState:
+    """A KgState for the release the settings name: verified, pinned, loaded, with a worker
+    pool (not yet started)."""
+    release = find_release(settings)
+    pin = release_store.pin(release.path)
+    spec = WorkerSpec(
+        nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
+        disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
+                                                  settings.STORE_PATH))
+        if settings.STORE_PATH else None)
+    return KgState(store=release_store.load_store(release, settings.STORE_PATH),
+                   release=release, settings=settings,
+                   executor=WorkerPool(spec, settings.QUERY_WORKERS), pin=pin)
+
+
 def find_release(settings: Settings) -> Release:
-    """The release to serve: RELEASE_DIR, else OUT_DIR/release."""
-    path = settings.RELEASE_DIR or settings.OUT_DIR / release_store.CURRENT
-    release = release_store.open_release(path)
-    if release is None:
-        raise StartupError(f"no release at {path} (it needs dataset.nq and release.json); "
-                           "run `fentanyl-kg build` first")
-    return release
+    """The release to serve, verified: RELEASE_DIR, else OUT_DIR/release, else (when that one
+    is damaged) the newest older release under OUT_DIR that verifies.
+
+    The path returned is the release's own folder, not the OUT_DIR/release link, so that a
+    worker started after a rebuild still loads the release being served."""
+    if settings.RELEASE_DIR is not None:
+        tried = [Path(settings.RELEASE_DIR)]
+    else:
+        tried = release_store.candidates(settings.OUT_DIR)
+    for path in tried:
+        release = release_store.open_release(path)
+        if release is None:
+            continue
+        problem = release_store.verify(path)
+        if problem is None:
+            return Release(path=path.resolve(), version=release.version,
+                           counts=release.counts, inputs=release.inputs)
+        log.error("fentanyl-kg: refusing damaged release %s at %s: %s", release.version, path,
+                  problem)
+    where = tried[0] if settings.RELEASE_DIR is not None else \
+        settings.OUT_DIR / release_store.CURRENT
+    if tried and any(release_store.open_release(p) for p in tried):
+        raise StartupError(f"no release under {where} is intact (see the lines above); "
+                           "run `fentanyl-kg build` again")
+    raise StartupError(f"no release at {where} (it needs dataset.nq and release.json); "
+                       "run `fentanyl-kg build` first")
 
 
 # -- errors --------------------------------------------------------------------------------

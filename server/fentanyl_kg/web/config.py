@@ -15,7 +15,7 @@ import pyoxigraph as ox
 
 from fentanyl_kg.errors import KgError
 from fentanyl_kg.namespaces import BASE
-from fentanyl_kg.store import Release
+from fentanyl_kg.store import Pin, Release
 
 if TYPE_CHECKING:
     from fentanyl_kg.web.executor import WorkerPool
@@ -42,6 +42,7 @@ class Settings:
     MAX_REQUEST_BYTES: int = 1_000_000
     SERVICE_ALLOWLIST: tuple[str, ...] = ()  # SERVICE endpoints a query may call
     PAGE_SIZE: int = 50
+    SHUTDOWN_TIMEOUT: float = 30.0  # seconds `serve` lets in-flight requests finish on SIGTERM
 
     def get(self, name: str, default: Any = None) -> Any:
         """Mapping-style access, for code that treats the settings as a dict."""
@@ -62,8 +63,10 @@ _TYPES: dict[str, type] = {
     "RELEASE_DIR": Path, "OUT_DIR": Path, "DATA_DIR": Path, "STORE_PATH": Path,
     "PUBLIC_BASE": str, "QUERY_TIMEOUT": float, "QUERY_WORKERS": int, "MAX_ROWS": int,
     "MAX_REQUEST_BYTES": int, "SERVICE_ALLOWLIST": tuple, "PAGE_SIZE": int,
+    "SHUTDOWN_TIMEOUT": float,
 }
-_POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE"}
+_POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE",
+             "SHUTDOWN_TIMEOUT"}
 
 
 def load(config: Mapping[str, Any] | None = None,
@@ -118,6 +121,7 @@ class KgState:
     release: Release
     settings: Settings
     executor: WorkerPool  # runs /sparql queries on its own copies of the store
+    pin: Pin | None = None  # the lock that keeps the release folder from being pruned
 
     @property
     def version(self) -> str:
