@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from serving import edited
 from web_support import WEB_RELEASE
 
 from fentanyl_kg import build, store
@@ -23,18 +24,6 @@ from fentanyl_kg.web.executor import Job, WorkerPool
 from paths import MINI
 
 SINALOA = "SELECT ?l { <https://w3id.org/fentanyl-kg/id/sinaloa> rdfs:label ?l }"
-
-
-def edited(data: Path, label: str) -> Path:
-    """Change Sinaloa's label in a copy of the mini tree, so the next build is a new release."""
-    places = data / "entities" / "places.yaml"
-    if not data.exists():
-        shutil.copytree(MINI, data)
-    text = places.read_text("utf-8")
-    start = text.index("label: {en: Sinaloa")
-    end = text.index("}", start)
-    places.write_text(text[:start] + f"label: {{en: {label}" + text[end:], "utf-8")
-    return data
 
 
 @pytest.fixture()
