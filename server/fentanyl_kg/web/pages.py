@@ -70,9 +70,9 @@ def store() -> ox.Store:
     return current_app.extensions["fentanyl_kg"].store  # type: ignore[no-any-return]
 
 
-def context() -> describe.Context:
-    return describe.Context(store(), setting("PUBLIC_BASE", BASE), request.script_root,
-                            int(setting("PAGE_SIZE", 50)))
+def context(base: str = BASE) -> describe.Context:
+    """What a page description needs; IRIs under `base` link to this server's paths."""
+    return describe.Context(store(), base, request.script_root, int(setting("PAGE_SIZE", 50)))
 
 
 def page_number(name: str) -> int:
@@ -144,7 +144,7 @@ def index() -> Response:
     return cached(Response(render_template(
         "index.html", queries=list(queries.values()), prefixes=PREFIXES,
         named_texts={n: {"title": q.title, "text": q.text} for n, q in queries.items()},
-        public_base=setting("PUBLIC_BASE", BASE), page_size=setting("PAGE_SIZE", 50),
+        public_base=BASE, page_size=setting("PAGE_SIZE", 50),
         initial=request.args.get("query", "")), mimetype=HTML), HTML)
 
 
@@ -152,15 +152,18 @@ def index() -> Response:
 def resource(rest: str) -> Response:
     """Dereference an IRI under <public base>id/: an entity, a claim or a source."""
     st, base, offers = store(), setting("PUBLIC_BASE", BASE), [HTML, JSON, *RDF]
-    node = _node(base + "id/" + rest)
-    if node is not None and _exists(st, node):  # the IRI itself, even if it ends like a twin
+    # The data's IRIs are under PUBLIC_BASE or, as every build writes them, under BASE.
+    bases = list(dict.fromkeys([base, BASE]))
+    node = _found(st, bases, rest)
+    if node is not None:  # the IRI itself, even if it ends like a twin
         path, media = rest, negotiate(offers, "")[1]
     else:
         path, media = negotiate(offers, rest)
-        node = _node(base + "id/" + path)
-        if node is None or not _exists(st, node):
+        node = _found(st, bases, path)
+        if node is None:
             raise QueryError(f"nothing is known about <{base}id/{rest}>", 404)
-    ctx, local = context(), f"{request.script_root}/id/{path}"
+    ctx = context(next(b for b in bases if node.value.startswith(b)))
+    local = f"{request.script_root}/id/{path}"
     if _is_a(st, node, CLAIM_CLASS):
         data = describe.claim(ctx, node)
         return respond(data or {}, "claim.html", media, local,
@@ -173,6 +176,15 @@ def resource(rest: str) -> Response:
         return respond(data, "entity.html", media, local, lambda: rdfout.entity_quads(st, node))
     return respond(describe.generic(ctx, node), "resource.html", media, local,
                    lambda: rdfout.resource_quads(st, node))
+
+
+def _found(st: ox.Store, bases: list[str], rest: str) -> ox.NamedNode | None:
+    """The first of <base>id/<rest> over `bases` that the store knows, else None."""
+    for base in bases:
+        node = _node(base + "id/" + rest)
+        if node is not None and _exists(st, node):
+            return node
+    return None
 
 
 def _node(value: str) -> ox.NamedNode | None:
