@@ -60,16 +60,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def load_state(settings: Settings) -> KgState:
     """A KgState for the release the settings name: verified, pinned, loaded, with a worker
     pool (not yet started)."""
-    release = find_release(settings)
-    pin = release_store.pin(release.path)
+    release, pin = _pinned_release(settings)
     spec = WorkerSpec(
         nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
         disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
                                                   settings.STORE_PATH))
         if settings.STORE_PATH else None)
-    return KgState(store=release_store.load_store(release, settings.STORE_PATH),
-                   release=release, settings=settings,
+    try:
+        loaded = release_store.load_store(release, settings.STORE_PATH)
+    except SyntaxError as exc:  # an old release without checksums, damaged inside a line
+        pin.release()
+        raise StartupError(f"release {release.version} at {release.path} cannot be read: "
+                           f"{exc}") from None
+    return KgState(store=loaded, release=release, settings=settings,
                    executor=WorkerPool(spec, settings.QUERY_WORKERS), pin=pin)
+
+
+def _pinned_release(settings: Settings) -> tuple[Release, release_store.Pin]:
+    # A build may prune a folder between finding it and pinning it: then look again.
+    for _ in range(3):
+        release = find_release(settings)
+        try:
+            pin = release_store.pin(release.path)
+        except FileNotFoundError:
+            continue
+        if (release.path / "release.json").is_file():
+            return release, pin
+        pin.release()
+    raise StartupError("the release was removed while it was being opened; try again")
 
 
 def find_release(settings: Settings) -> Release:

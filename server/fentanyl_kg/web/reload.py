@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 
 from fentanyl_kg.web import load_state
-from fentanyl_kg.web.config import KgState
+from fentanyl_kg.web.config import KgState, StartupError
 
 log = logging.getLogger("fentanyl_kg.web")
 StartResponse = Callable[..., Any]
@@ -67,12 +67,18 @@ def swap(app: Flask, requests: Requests | None, drain: float) -> KgState:
     """Serve the release the settings name now (OUT_DIR/release or RELEASE_DIR); returns the
     state in use afterwards. Raises StartupError, leaving the old state, if none verifies."""
     old: KgState = app.extensions["fentanyl_kg"]
+    if old.settings.STORE_PATH is not None:
+        # The on-disk stores would be rewritten in place, under the old release's readers.
+        raise StartupError("reloading with STORE_PATH set is not supported; restart instead")
     new = load_state(old.settings)
     if new.release.path == old.release.path:
         _retire(new)
         log.info("fentanyl-kg: reload: release %s is already served", old.version)
         return old
     new.executor.start()
+    if not new.executor.status()["alive"]:
+        _retire(new)
+        raise StartupError(f"no query worker could load release {new.version}")
     app.extensions["fentanyl_kg"] = new
     log.info("fentanyl-kg: reload: now serving release %s (was %s)", new.version, old.version)
     if requests is not None:

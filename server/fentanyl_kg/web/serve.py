@@ -26,7 +26,7 @@ from waitress.server import BaseWSGIServer
 from fentanyl_kg import __version__, build, store
 from fentanyl_kg.errors import KgError, StatementErrors, ValidationFailed
 from fentanyl_kg.web import create_app
-from fentanyl_kg.web.config import Settings, StartupError
+from fentanyl_kg.web.config import Settings
 from fentanyl_kg.web.config import load as load_settings
 from fentanyl_kg.web.reload import Requests, swap
 
@@ -168,7 +168,7 @@ def run(config: Mapping[str, Any] | None = None, host: str = "127.0.0.1", port: 
 def _reload(app: Flask, requests: Requests, settings: Settings, lock: threading.Lock) -> None:
     try:
         swap(app, requests, settings.SHUTDOWN_TIMEOUT)
-    except StartupError as exc:
+    except (KgError, OSError) as exc:  # StartupError is a KgError
         log.error("fentanyl-kg: reload refused, still serving the previous release: %s", exc)
     finally:
         lock.release()
