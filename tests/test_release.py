@@ -91,6 +91,7 @@ def test_a_truncated_release_is_refused_and_the_previous_one_served(
         close(app)
 
 
+@pytest.mark.slow
 def test_serve_exits_2_when_no_release_verifies(
         two_releases: tuple[Path, Release, Release]) -> None:
     out, _, _ = two_releases
