@@ -211,14 +211,20 @@ def _term(t: dict[str, str]) -> str:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--store-path", type=click.Path(path_type=Path), default=None,
-              help="Keep the Oxigraph store on disk here instead of in memory.")
-@DATA
-@OUT
+              help="Keep the Oxigraph store on disk here (setting STORE_PATH).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="The graph_data folder to build from (setting DATA_DIR, default graph_data).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where releases are built and found (setting OUT_DIR, default build).")
 @_handle_errors
-def serve_cmd(host: str, port: int, threads: int, store_path: Path | None, data_dir: Path,
-              out_dir: Path) -> None:
-    """Serve the SPARQL endpoint and Linked Data pages (builds the release first if needed)."""
+def serve_cmd(host: str, port: int, threads: int, store_path: Path | None,
+              data_dir: Path | None, out_dir: Path | None) -> None:
+    """Serve the SPARQL endpoint and Linked Data pages (builds the release first if needed).
+
+    Settings come from the defaults, then FENTANYL_KG_* variables, then the flags given here.
+    SIGTERM or Ctrl-C lets the requests in progress finish; SIGHUP swaps in a new release."""
     from fentanyl_kg.web import serve  # Flask is only needed here
 
-    serve.run(host=host, port=port, threads=threads, out_dir=out_dir, data_dir=data_dir,
-              store_path=store_path)
+    given = {"STORE_PATH": store_path, "DATA_DIR": data_dir, "OUT_DIR": out_dir}
+    serve.run({k: v for k, v in given.items() if v is not None}, host=host, port=port,
+              threads=threads)

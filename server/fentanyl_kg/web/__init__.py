@@ -9,8 +9,10 @@ a strict Content-Security-Policy with nosniff, and is gzipped when the client ac
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -25,8 +27,10 @@ from fentanyl_kg.web import limits, querystore
 from fentanyl_kg.web.config import KgState, Settings, StartupError
 from fentanyl_kg.web.config import load as load_settings
 
-__all__ = ["create_app", "KgState", "Settings", "StartupError"]
+__all__ = ["create_app", "find_release", "load_state", "KgState", "Settings",
+           "StartupError"]
 GZIP_MIN_BYTES = 1024
+log = logging.getLogger("fentanyl_kg.web")
 RETRY_AFTER = 5  # seconds, for a 503 that did not say (no worker alive, say)
 _COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "application/xml",
                  "application/javascript", "application/n-triples", "application/n-quads",
@@ -45,27 +49,12 @@ _HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app serving the release named by the settings (see config.Settings)."""
-    # Imported here: the query workers import query/, which imports web/formats.py, so a
-    # module-level import would be circular in them.
-    from fentanyl_kg.query.executor import WorkerPool, WorkerSpec
-
     settings = load_settings(config)
-    release = find_release(settings)
-    spec = WorkerSpec(
-        nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
-        memory_mb=settings.WORKER_MEMORY_MB,
-        disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
-                                                  settings.STORE_PATH))
-        if settings.STORE_PATH else None)
     app = Flask(__name__)
     app.config.update(settings.as_dict())
     app.config.update(MAX_CONTENT_LENGTH=settings.MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=settings.MAX_REQUEST_BYTES)
-    app.extensions["fentanyl_kg"] = KgState(
-        release=release, settings=settings, executor=WorkerPool(
-            spec, settings.QUERY_WORKERS, heavy=settings.HEAVY_WORKERS,
-            fast_lane=settings.FAST_LANE_SECONDS, queue_timeout=settings.QUEUE_TIMEOUT,
-            max_queue=settings.MAX_QUEUE))
+    app.extensions["fentanyl_kg"] = load_state(settings)
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
@@ -81,14 +70,67 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def load_state(settings: Settings) -> KgState:
+    """A KgState for the release the settings name: verified, pinned, with a worker pool (not
+    yet started)."""
+    # Imported here: the query workers import query/, which imports web/formats.py, so a
+    # module-level import would be circular in them.
+    from fentanyl_kg.query.executor import WorkerPool, WorkerSpec
+
+    release, pin = _pinned_release(settings)
+    spec = WorkerSpec(
+        nquads=str(release.nquads), allowlist=settings.SERVICE_ALLOWLIST, prefixes=PREFIXES,
+        memory_mb=settings.WORKER_MEMORY_MB,
+        disk_store=str(querystore.prepare_on_disk(release.nquads, release.version,
+                                                  settings.STORE_PATH))
+        if settings.STORE_PATH else None)
+    pool = WorkerPool(spec, settings.QUERY_WORKERS, heavy=settings.HEAVY_WORKERS,
+                      fast_lane=settings.FAST_LANE_SECONDS,
+                      queue_timeout=settings.QUEUE_TIMEOUT, max_queue=settings.MAX_QUEUE)
+    return KgState(release=release, settings=settings, executor=pool, pin=pin)
+
+
+def _pinned_release(settings: Settings) -> tuple[Release, release_store.Pin]:
+    # A build may prune a folder between finding it and pinning it: then look again.
+    for _ in range(3):
+        release = find_release(settings)
+        try:
+            pin = release_store.pin(release.path)
+        except FileNotFoundError:
+            continue
+        if (release.path / "release.json").is_file():
+            return release, pin
+        pin.release()
+    raise StartupError("the release was removed while it was being opened; try again")
+
+
 def find_release(settings: Settings) -> Release:
-    """The release to serve: RELEASE_DIR, else OUT_DIR/release."""
-    path = settings.RELEASE_DIR or settings.OUT_DIR / release_store.CURRENT
-    release = release_store.open_release(path)
-    if release is None:
-        raise StartupError(f"no release at {path} (it needs dataset.nq and release.json); "
-                           "run `fentanyl-kg build` first")
-    return release
+    """The release to serve, verified: RELEASE_DIR, else OUT_DIR/release, else (when that one
+    is damaged) the newest older release under OUT_DIR that verifies.
+
+    The path returned is the release's own folder, not the OUT_DIR/release link, so that a
+    worker started after a rebuild still loads the release being served."""
+    if settings.RELEASE_DIR is not None:
+        tried = [Path(settings.RELEASE_DIR)]
+    else:
+        tried = release_store.candidates(settings.OUT_DIR)
+    for path in tried:
+        release = release_store.open_release(path)
+        if release is None:
+            continue
+        problem = release_store.verify(path)
+        if problem is None:
+            return Release(path=path.resolve(), version=release.version,
+                           counts=release.counts, inputs=release.inputs)
+        log.error("fentanyl-kg: refusing damaged release %s at %s: %s", release.version, path,
+                  problem)
+    where = tried[0] if settings.RELEASE_DIR is not None else \
+        settings.OUT_DIR / release_store.CURRENT
+    if tried and any(release_store.open_release(p) for p in tried):
+        raise StartupError(f"no release under {where} is intact (see the lines above); "
+                           "run `fentanyl-kg build` again")
+    raise StartupError(f"no release at {where} (it needs dataset.nq and release.json); "
+                       "run `fentanyl-kg build` first")
 
 
 # -- errors --------------------------------------------------------------------------------

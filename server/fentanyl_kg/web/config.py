@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fentanyl_kg.errors import KgError
 from fentanyl_kg.namespaces import BASE
-from fentanyl_kg.store import Release
+from fentanyl_kg.store import Pin, Release
 
 if TYPE_CHECKING:
     from fentanyl_kg.query.executor import WorkerPool
@@ -49,6 +49,7 @@ class Settings:
     RATE_WINDOW: float = 60.0  # seconds over which RATE_LIMIT refills
     CLIENT_CONCURRENCY: int = 6  # requests a client may have in progress at once; 0: off
     TRUSTED_PROXIES: tuple[str, ...] = ()  # addresses whose X-Forwarded-For names the client
+    SHUTDOWN_TIMEOUT: float = 30.0  # seconds `serve` lets in-flight requests finish on SIGTERM
 
     def get(self, name: str, default: Any = None) -> Any:
         """Mapping-style access, for code that treats the settings as a dict."""
@@ -71,11 +72,11 @@ _TYPES: dict[str, type] = {
     "MAX_REQUEST_BYTES": int, "SERVICE_ALLOWLIST": tuple, "PAGE_SIZE": int,
     "RATE_LIMIT": int, "RATE_WINDOW": float, "CLIENT_CONCURRENCY": int, "TRUSTED_PROXIES": tuple,
     "HEAVY_WORKERS": int, "FAST_LANE_SECONDS": float, "WORKER_MEMORY_MB": int,
-    "QUEUE_TIMEOUT": float, "MAX_QUEUE": int,
+    "QUEUE_TIMEOUT": float, "MAX_QUEUE": int, "SHUTDOWN_TIMEOUT": float,
 }
 _POSITIVE = {"QUERY_TIMEOUT", "QUERY_WORKERS", "MAX_ROWS", "MAX_REQUEST_BYTES", "PAGE_SIZE",
              "RATE_WINDOW", "HEAVY_WORKERS", "FAST_LANE_SECONDS", "WORKER_MEMORY_MB",
-             "QUEUE_TIMEOUT", "MAX_QUEUE"}
+             "QUEUE_TIMEOUT", "MAX_QUEUE", "SHUTDOWN_TIMEOUT"}
 _NOT_NEGATIVE = {"RATE_LIMIT", "CLIENT_CONCURRENCY"}  # 0 turns the limit off
 
 
@@ -132,6 +133,7 @@ class KgState:
     release: Release
     settings: Settings
     executor: WorkerPool  # runs queries and page lookups, each worker on its own store
+    pin: Pin | None = None  # the lock that keeps the release folder from being pruned
 
     @property
     def version(self) -> str:

@@ -85,8 +85,10 @@ def resource(store: ox.Store, site: Site, rest: str, stripped: str, accept: str 
     twin (`suffix` media, else `accept`). Returns template, media, path and either the page
     data or, for an RDF media type, its quads as N-Quads."""
     base = site.public_base
-    node = _node(base + "id/" + rest)
-    if node is not None and _exists(store, node):
+    # The data's IRIs are under PUBLIC_BASE or, as every build writes them, under BASE.
+    bases = list(dict.fromkeys([base, BASE]))
+    node = _found(store, bases, rest)
+    if node is not None:  # the IRI itself, even if it ends like a twin
         path, media = rest, accept
         if media is None:
             raise QueryError(not_acceptable, 406)
@@ -94,10 +96,12 @@ def resource(store: ox.Store, site: Site, rest: str, stripped: str, accept: str 
         path, media = stripped, suffix or accept
         if media is None:
             raise QueryError(not_acceptable, 406)
-        node = _node(base + "id/" + path)
-        if node is None or not _exists(store, node):
+        node = _found(store, bases, path)
+        if node is None:
             raise QueryError(f"nothing is known about <{base}id/{rest}>", 404)
-    ctx, rdf = site.context(store), media in rdfout.RDF_TYPES
+    found_base = next(b for b in bases if node.value.startswith(b))
+    ctx = describe.Context(store, found_base, site.root, site.page_size)
+    rdf = media in rdfout.RDF_TYPES
     if _is_a(store, node, CLAIM_CLASS):
         template = "claim.html"
         data = None if rdf else describe.claim(ctx, node) or {}
@@ -118,6 +122,15 @@ def resource(store: ox.Store, site: Site, rest: str, stripped: str, accept: str 
         found = rdfout.resource_quads(store, node) if rdf else []
     return {"template": template, "media": media, "path": path, "data": data,
             "nquads": _nquads(found) if rdf else None}
+
+
+def _found(st: ox.Store, bases: list[str], rest: str) -> ox.NamedNode | None:
+    """The first of <base>id/<rest> over `bases` that the store knows, else None."""
+    for base in bases:
+        node = _node(base + "id/" + rest)
+        if node is not None and _exists(st, node):
+            return node
+    return None
 
 
 def _node(value: str) -> ox.NamedNode | None:

@@ -144,7 +144,7 @@ def index() -> Response:
     return cached(Response(render_template(
         "index.html", queries=list(queries.values()), prefixes=PREFIXES,
         named_texts={n: {"title": q.title, "text": q.text} for n, q in queries.items()},
-        public_base=setting("PUBLIC_BASE", BASE), page_size=setting("PAGE_SIZE", 50),
+        public_base=BASE, page_size=setting("PAGE_SIZE", 50),
         initial=request.args.get("query", "")), mimetype=HTML), HTML)
 
 
