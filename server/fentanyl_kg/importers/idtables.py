@@ -75,7 +75,7 @@ def _csv(path: Path, **kw: Any) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def natural_earth_admin1(shared: Path) -> dict[str, Row]:
-    """Natural Earth admin-1 rows by ISO 3166-2 code (the placeholder row without a name dropped)."""
+    """Natural Earth admin-1 rows by ISO 3166-2 code, less the placeholder row without a name."""
     out = {}
     path = shared / "external/natural_earth_admin/ne_10m_admin_1_states_provinces_US_MX_CA.csv"
     for line, r in _csv(path):
