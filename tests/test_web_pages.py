@@ -62,7 +62,9 @@ def test_entity_json_twin_carries_citations_and_inference(client: FlaskClient) -
     data = page_json(client, "/id/sonora")
     twin = page_json(client, "/id/sonora.json")
     assert twin["incoming"]["next"] == "/id/sonora.json?in=2"  # pages of the twin stay twins
-    twin["incoming"]["next"] = data["incoming"]["next"]
+    assert twin["outgoing"]["next"] == "/id/sonora.json?out=2"
+    for side in ("incoming", "outgoing"):
+        twin[side]["next"] = data[side]["next"]
     assert data == twin
     assert {lab["value"]["value"] for lab in data["labels"]} == {"Sonora"}
     assert {lab["lang"] for lab in data["labels"]} == {"en", "es", "fr"}

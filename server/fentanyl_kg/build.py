@@ -12,7 +12,7 @@ from rdflib import RDF, Dataset, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import DCTERMS, XSD
 
-from fentanyl_kg import bundled, rdf, reason, statements, store, validate
+from fentanyl_kg import bundled, links, rdf, reason, statements, store, validate
 from fentanyl_kg.errors import ValidationFailed
 from fentanyl_kg.namespaces import (
     BASE,
@@ -69,6 +69,8 @@ def check(data_dir: Path, progress: Progress = _quiet, steps: _Steps | None = No
         lambda: validate.check(built.dataset, bundled.shapes(), ontology, built.locations))
     for w in report.warnings:
         progress(f"warning: {w}")
+    for line in links.coverage(built.dataset, ontology):
+        progress(line)
     if report.violations:
         raise ValidationFailed([str(v) for v in report.violations], store.turtle(report.graph)
                                .decode())

@@ -13,6 +13,7 @@ from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV
 from rdflib.term import Node, _is_valid_uri
 
+from fentanyl_kg import links
 from fentanyl_kg.errors import StatementError, StatementErrors
 from fentanyl_kg.namespaces import (
     CLAIM,
@@ -262,6 +263,7 @@ def source_triples(src: Source) -> list[Triple]:
 def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
     """Build the asserted dataset: claim graphs, the provenance graph and the ontology graph."""
     vocab = Vocabulary.from_graph(ontology)
+    templates = links.iri_templates(ontology)
     errors: list[StatementError] = list(corpus.errors)
     declared: dict[str, Record] = {}
     for rec in corpus.records:
@@ -292,6 +294,7 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
                 raise rec.where("label").error("'label' belongs on the record that declares "
                                                "the entity (the one with 'type')")
             triples = _ClaimBuilder(vocab, set(declared), rec, built.locations).build()
+            derived = links.exact_matches(triples, templates, rec.at)
         except StatementError as exc:
             errors.append(exc)
             continue
@@ -304,7 +307,8 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
         built.locations[iri] = rec.at
         built.locations.setdefault(ID[rec.subject], rec.at)
         g = ds.graph(iri)
-        for t in triples:
+        # The links follow from the ids, so they share the claim but not its content hash.
+        for t in triples + derived:
             g.add(t)
         meta: list[tuple[Node, Node]] = [
             (RDF.type, FKG.Claim), (PROV.wasDerivedFrom, SOURCE[rec.source]),

@@ -1,0 +1,1 @@
+"""Readers of external tables that write graph_data records."""
