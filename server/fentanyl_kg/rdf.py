@@ -12,7 +12,7 @@ from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV
 from rdflib.term import Node
 
-from fentanyl_kg import values
+from fentanyl_kg import cycles, values
 from fentanyl_kg.errors import StatementError, StatementErrors
 from fentanyl_kg.namespaces import (
     CLAIM,
@@ -364,6 +364,7 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
                 prov.add(t)
         except StatementError as exc:
             errors.append(exc)
+    errors += cycles.find(ds, ontology, built.locations)
     if errors:
         raise StatementErrors(errors)
     onto = ds.graph(ONTOLOGY_GRAPH)

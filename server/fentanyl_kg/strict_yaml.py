@@ -41,6 +41,10 @@ FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f" + _ALWAYS + "]")
 FORBIDDEN_RAW = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f" + _ALWAYS + "]")
 
 
+# Plain scalars YAML 1.1 and 1.2 read as null.
+NULLS = ("~", "null", "Null", "NULL")
+
+
 def describe(char: str) -> str:
     """Name a forbidden character for a curator: its code point and what kind it is."""
     code = ord(char)
@@ -117,6 +121,9 @@ class _Constructor(BaseConstructor):
             self.problem(node, "text holds " + ", ".join(describe(c) for c in bad)
                          + "; remove it")
             value = FORBIDDEN.sub("\ufffd", value)  # so later stages can still check the rest
+        if node.style is None and value in NULLS:
+            self.problem(node, f"'{value}' means \"no value\" in YAML but would be published "
+                         f"as the text '{value}'; remove the key, or quote it to mean the text")
         return value
 
     def sequence(self, node: SequenceNode) -> Sequence:
