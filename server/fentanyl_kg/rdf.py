@@ -106,36 +106,6 @@ def entity_iri(slug: str, at: Location) -> URIRef:
     return ID[slug]
 
 
-def _hash_form(vocab: Vocabulary, value: Any) -> Any:
-    """A nested node's content as the former YAML 1.1 reader gave it (83.5 a float, `false` a
-    boolean), so that the node IRIs minted before the strict reader stay the same."""
-    if isinstance(value, list):
-        return [_hash_form(vocab, v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for k, v in value.items():
-        prop = PREFIXES.get(k.partition(":")[0], "") + k.partition(":")[2] if ":" in k \
-            else FKG[k]
-        rng = vocab.ranges.get(URIRef(prop))
-        items = v if isinstance(v, list) else [v]
-        typed = [_yaml11(rng, x) if isinstance(x, str) else _hash_form(vocab, x) for x in items]
-        out[k] = typed if isinstance(v, list) else typed[0]
-    return out
-
-
-def _yaml11(rng: URIRef | None, text: str) -> Any:
-    if rng == XSD.decimal and re.match(r"^[+-]?\d+$", text):
-        return int(text)
-    if rng == XSD.decimal and re.match(r"^[+-]?(\d+\.\d*|\.\d+)$", text):
-        return float(text)
-    if rng == XSD.gYear and re.match(r"^\d{4}$", text):
-        return int(text)
-    if rng == XSD.boolean and text in ("true", "false"):
-        return text == "true"
-    return text
-
-
 class _ClaimBuilder:
     """Resolves one record's keys and values against the vocabulary."""
 
@@ -186,8 +156,9 @@ class _ClaimBuilder:
 
     def node(self, parent: URIRef, key: str, prop: URIRef, value: dict[str, Any],
              at: Location) -> URIRef:
-        digest = hashlib.sha1(json.dumps([str(parent), key, _hash_form(self.vocab, value)],
-                                         sort_keys=True).encode()).hexdigest()[:16]
+        content = values.yaml11_form(self.vocab.ranges, value)
+        digest = hashlib.sha1(json.dumps([str(parent), key, content], sort_keys=True)
+                              .encode()).hexdigest()[:16]
         iri = ID["node/" + digest]
         self.locations.setdefault(iri, at)
         rng = self.vocab.ranges.get(prop)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from rdflib import RDFS, XSD, Literal, URIRef
 from rdflib.term import _is_valid_uri
 
+from fentanyl_kg.namespaces import FKG, PREFIXES
 from fentanyl_kg.statements import Location
 
 # Schemes an <IRI> value may use unless its property's fkg:iriScheme allows more:
@@ -99,3 +101,32 @@ def iri(text: str, schemes: frozenset[str], at: Location) -> URIRef:
         raise at.error(f"IRI <{text}> uses the scheme '{m.group(1)}:'; only "
                        f"{', '.join(sorted(schemes))} are allowed here")
     return URIRef(text)
+
+
+def yaml11_form(ranges: dict[URIRef, URIRef], value: Any) -> Any:
+    """A nested node's content as the former YAML 1.1 reader gave it (83.5 a float, `false` a
+    boolean). Node IRIs hash it, so the IRIs minted before the strict reader stay the same."""
+    if isinstance(value, list):
+        return [yaml11_form(ranges, v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        prefix, _, local = key.rpartition(":")
+        prop = URIRef(PREFIXES.get(prefix, "") + local) if prefix else FKG[key]
+        items = [_yaml11(ranges.get(prop), x) if isinstance(x, str) else yaml11_form(ranges, x)
+                 for x in (v if isinstance(v, list) else [v])]
+        out[key] = items if isinstance(v, list) else items[0]
+    return out
+
+
+def _yaml11(datatype: URIRef | None, text: str) -> Any:
+    if datatype == XSD.decimal and re.match(r"^[+-]?\d+$", text):
+        return int(text)
+    if datatype == XSD.decimal and re.match(r"^[+-]?(\d+\.\d*|\.\d+)$", text):
+        return float(text)
+    if datatype == XSD.gYear and re.match(r"^\d{4}$", text):
+        return int(text)
+    if datatype == XSD.boolean and text in ("true", "false"):
+        return text == "true"
+    return text
