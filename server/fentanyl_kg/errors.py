@@ -37,6 +37,13 @@ class ValidationFailed(KgError):
         super().__init__("\n".join(messages))
 
 
+class ReasoningBudgetExceeded(ValidationFailed):
+    """The OWL 2 RL closure grew past its budget; the data, not the machine, needs a look."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([message], "")
+
+
 class QueryError(KgError):
     """A SPARQL query is malformed or not allowed; shown to the client as a 4xx (or a 503 when
     a limit of the server stopped it, then with `retry_after` seconds for Retry-After)."""

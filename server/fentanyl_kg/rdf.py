@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -11,9 +10,9 @@ from typing import Any
 
 from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV
-from rdflib.term import Node, _is_valid_uri
+from rdflib.term import Node
 
-from fentanyl_kg import links
+from fentanyl_kg import cycles, links, values
 from fentanyl_kg.errors import StatementError, StatementErrors
 from fentanyl_kg.namespaces import (
     CLAIM,
@@ -32,16 +31,6 @@ PREFIXED = re.compile(r"^([A-Za-z][\w-]*):([A-Za-z_][\w.-]*)$")
 CONFIDENCE = {"high": FKG.HighConfidence, "medium": FKG.MediumConfidence,
               "low": FKG.LowConfidence}
 Triple = tuple[Node, Node, Node]
-# rdflib does not check every datatype's lexical form (gYear, for one), so we do.
-LEXICAL = {
-    XSD.gYear: re.compile(r"^-?\d{4}$"),
-    XSD.gYearMonth: re.compile(r"^-?\d{4}-(0[1-9]|1[0-2])$"),
-    XSD.date: re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"),
-    XSD.decimal: re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$"),
-    XSD.integer: re.compile(r"^[+-]?\d+$"),
-    XSD.nonNegativeInteger: re.compile(r"^\+?\d+$"),
-    XSD.boolean: re.compile(r"^(true|false)$"),
-}
 
 
 @dataclass
@@ -53,6 +42,7 @@ class Vocabulary:
     properties: set[URIRef]
     object_properties: set[URIRef]
     ranges: dict[URIRef, URIRef]
+    iri_schemes: dict[URIRef, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_graph(cls, g: Graph) -> Vocabulary:
@@ -67,7 +57,15 @@ class Vocabulary:
             object_properties=typed(OWL.ObjectProperty),
             ranges={s: o for s, o in g.subject_objects(RDFS.range)
                     if isinstance(s, URIRef) and isinstance(o, URIRef)},
+            iri_schemes={p: values.DEFAULT_SCHEMES | {str(o).lower() for o in
+                                                      g.objects(p, FKG.iriScheme)}
+                         for p in set(g.subjects(FKG.iriScheme, None))
+                         if isinstance(p, URIRef)},
         )
+
+    def schemes(self, prop: URIRef) -> frozenset[str]:
+        """The URI schemes an <IRI> value of prop may use."""
+        return self.iri_schemes.get(prop, values.DEFAULT_SCHEMES)
 
     def is_property(self, iri: URIRef) -> bool:
         return iri in self.properties
@@ -94,18 +92,18 @@ def expand(name: str, at: Location) -> URIRef:
     return URIRef(PREFIXES[m.group(1)] + m.group(2))
 
 
+def short(iri: URIRef) -> str:
+    """`fkg:startYear` for the full IRI, as a statement file writes the key."""
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and iri != URIRef(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    return iri.n3()
+
+
 def entity_iri(slug: str, at: Location) -> URIRef:
     if not SLUG.match(slug):
         raise at.error(f"malformed IRI: slug '{slug}' may only use a-z, 0-9 and '-'")
     return ID[slug]
-
-
-def lexical(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 class _ClaimBuilder:
@@ -116,15 +114,14 @@ class _ClaimBuilder:
         self.vocab, self.declared, self.record = vocab, declared, record
         self.locations = locations
         self.triples: list[Triple] = []
+        # Every defect of the record, not just the first: each key and value is checked.
+        self.errors: list[StatementError] = []
 
-    def reference(self, value: Any, at: Location) -> URIRef:
+    def reference(self, prop: URIRef, value: Any, at: Location) -> URIRef:
         if not isinstance(value, str):
-            raise at.error(f"expected an entity slug or prefixed name, got {value!r}")
+            raise at.error("expected an entity slug or prefixed name, got a list")
         if value.startswith("<") and value.endswith(">"):
-            iri = value[1:-1]
-            if not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", iri, re.I) or not _is_valid_uri(iri):
-                raise at.error(f"malformed IRI {value}")
-            return URIRef(iri)
+            return values.iri(value[1:-1], self.vocab.schemes(prop), at)
         if ":" in value:
             iri = expand(value, at)
             if iri.startswith(str(FKG)) and iri not in self.vocab.terms:
@@ -147,33 +144,21 @@ class _ClaimBuilder:
                     if not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", str(lang)):
                         raise at.error(f"'{lang}' is not a language code (text {t!r}); "
                                        "quote text that contains a comma")
-                    if not isinstance(t, str):
-                        raise at.error(f"text for language '{lang}' must be a string, got {t!r}")
+                    if not isinstance(t, str) or not t.strip():
+                        raise at.error(f"text for language '{lang}' must be a non-empty "
+                                       "string")
                     out.append(Literal(t.strip(), lang=lang))
             return out
-        if isinstance(value, dict | list) or value is None:
-            raise at.error(f"'{prop.n3()}' takes a single value, got {value!r}")
-        if rng is None or rng in (RDFS.Literal, XSD.string):
-            if rng == XSD.string or isinstance(value, str):
-                return [Literal(lexical(value))]
-            return [Literal(value)]
-        if rng == XSD.decimal and isinstance(value, bool | str):
-            raise at.error(f"wrong datatype: '{prop.n3()}' takes a number, got {value!r}")
-        if rng == XSD.boolean and not isinstance(value, bool):
-            raise at.error(f"wrong datatype: '{prop.n3()}' takes true or false, got {value!r}")
-        if rng == XSD.decimal and isinstance(value, float):
-            value = format(value, "f").rstrip("0").rstrip(".") if value % 1 else int(value)
-        lit = Literal(lexical(value), datatype=rng)
-        pattern = LEXICAL.get(rng)
-        if (pattern is not None and not pattern.match(str(lit))) or lit.ill_typed:
-            raise at.error(f"wrong datatype: {value!r} is not a valid {rng.n3()} "
-                           f"for '{prop.n3()}'")
-        return [lit]
+        if not isinstance(value, str):
+            raise at.error(f"'{prop.n3()}' takes a single value, got a "
+                           f"{'list' if isinstance(value, list) else 'mapping'}")
+        return [values.literal(value, rng, short(prop), at)]
 
     def node(self, parent: URIRef, key: str, prop: URIRef, value: dict[str, Any],
              at: Location) -> URIRef:
-        digest = hashlib.sha1(json.dumps([str(parent), key, value], sort_keys=True,
-                                         default=lexical).encode()).hexdigest()[:16]
+        content = values.yaml11_form(self.vocab.ranges, value)
+        digest = hashlib.sha1(json.dumps([str(parent), key, content], sort_keys=True)
+                              .encode()).hexdigest()[:16]
         iri = ID["node/" + digest]
         self.locations.setdefault(iri, at)
         rng = self.vocab.ranges.get(prop)
@@ -194,22 +179,41 @@ class _ClaimBuilder:
         return iri
 
     def add(self, subject: URIRef, key: str, value: Any, at: Location) -> None:
-        prop = expand(key, at) if ":" in key else FKG[key]
-        if not self.vocab.is_property(prop):
-            raise at.error(f"unknown property '{key}' (not declared in the ontology)")
+        """Add the triples of one key; each defect goes to self.errors and the rest goes on."""
+        try:
+            prop = expand(key, at) if ":" in key else FKG[key]
+            if not self.vocab.is_property(prop):
+                raise at.error(f"unknown property '{key}' (not declared in the ontology)")
+        except StatementError as exc:
+            self.errors.append(exc)
+            return
         for v in value if isinstance(value, list) else [value]:
-            if prop in self.vocab.object_properties:
-                obj = (self.node(subject, key, prop, v, at) if isinstance(v, dict)
-                       else self.reference(v, at))
-                self.triples.append((subject, prop, obj))
-            else:
-                self.triples += [(subject, prop, lit) for lit in self.literal(prop, v, at)]
+            try:
+                if prop in self.vocab.object_properties:
+                    obj = (self.node(subject, key, prop, v, at) if isinstance(v, dict)
+                           else self.reference(prop, v, at))
+                    self.triples.append((subject, prop, obj))
+                else:
+                    self.triples += [(subject, prop, lit) for lit in self.literal(prop, v, at)]
+            except StatementError as exc:
+                self.errors.append(exc)
 
     def build(self) -> list[Triple]:
+        """The record's triples; its defects, all of them, are in self.errors afterwards."""
         rec = self.record
-        subject = entity_iri(rec.subject, rec.where("subject"))
+        # A record without a subject is still checked, against a placeholder never published.
+        subject = ID["-"]
+        if rec.subject:
+            try:
+                subject = entity_iri(rec.subject, rec.where("subject"))
+            except StatementError as exc:
+                self.errors.append(exc)
         if rec.type is not None:
-            self.triples.append((subject, RDF.type, self.class_iri(rec.type, rec.where("type"))))
+            try:
+                self.triples.append((subject, RDF.type,
+                                     self.class_iri(rec.type, rec.where("type"))))
+            except StatementError as exc:
+                self.errors.append(exc)
         if rec.label is not None:
             self.add(subject, "rdfs:label", rec.label, rec.where("label"))
         for p in rec.properties:
@@ -225,17 +229,20 @@ def claim_iri(triples: list[Triple], source: str, locator: str) -> URIRef:
 
 
 def _issued(value: str, at: Location) -> Literal:
-    for pattern, dtype in ((r"^\d{4}$", XSD.gYear), (r"^\d{4}-\d{2}$", XSD.gYearMonth),
-                           (r"^\d{4}-\d{2}-\d{2}$", XSD.date)):
+    for pattern, dtype in ((r"^\d{4}$", XSD.gYear), (r"^\d{4}-(0[1-9]|1[0-2])$", XSD.gYearMonth)):
         if re.match(pattern, value):
             return Literal(value, datatype=dtype)
-    raise at.error(f"'issued' must be YYYY, YYYY-MM or YYYY-MM-DD, got '{value}'")
+    if values.is_date(value):
+        return Literal(value, datatype=XSD.date)
+    raise at.error(f"'issued' must be YYYY, YYYY-MM or YYYY-MM-DD naming a month or day that "
+                   f"exists, got '{value}'")
 
 
 def _url(value: str, at: Location) -> Literal:
-    if not re.match(r"^https?://\S+$", value) or not _is_valid_uri(value):
-        raise at.error(f"malformed IRI: url '{value}'")
-    return Literal(value, datatype=XSD.anyURI)
+    if not re.match(r"^https?://\S+$", value):
+        raise at.error(f"malformed IRI: url '{value}' (only http and https addresses)")
+    return Literal(str(values.iri(value, frozenset({"http", "https"}), at)),
+                   datatype=XSD.anyURI)
 
 
 def source_triples(src: Source) -> list[Triple]:
@@ -284,16 +291,21 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
                   sources=len(corpus.sources))
     prov = ds.graph(PROVENANCE_GRAPH)
     claims: dict[URIRef, Record] = {}
+    names = set(declared)
     for rec in corpus.records:
+        if rec.subject and rec.subject not in declared and SLUG.match(rec.subject):
+            errors.append(rec.where("subject").error(
+                f"dangling reference: subject '{rec.subject}' is not declared "
+                "(no record gives it a type)"))
+        if rec.label is not None and rec.type is None:
+            errors.append(rec.where("label").error("'label' belongs on the record that "
+                                                   "declares the entity (the one with 'type')"))
+        builder = _ClaimBuilder(vocab, names, rec, built.locations)
+        triples = builder.build()
+        errors += builder.errors
+        if builder.errors or not rec.complete:
+            continue
         try:
-            if rec.subject not in declared and SLUG.match(rec.subject):
-                raise rec.where("subject").error(
-                    f"dangling reference: subject '{rec.subject}' is not declared "
-                    "(no record gives it a type)")
-            if rec.label is not None and rec.type is None:
-                raise rec.where("label").error("'label' belongs on the record that declares "
-                                               "the entity (the one with 'type')")
-            triples = _ClaimBuilder(vocab, set(declared), rec, built.locations).build()
             derived = links.exact_matches(triples, templates, rec.at)
         except StatementError as exc:
             errors.append(exc)
@@ -330,6 +342,7 @@ def to_dataset(corpus: Corpus, ontology: Graph) -> Built:
                 prov.add(t)
         except StatementError as exc:
             errors.append(exc)
+    errors += cycles.find(ds, ontology, built.locations)
     if errors:
         raise StatementErrors(errors)
     onto = ds.graph(ONTOLOGY_GRAPH)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fentanyl_kg.errors import StatementError, StatementErrors
+from fentanyl_kg.strict_yaml import Mapping, Sequence, read
 
 RESERVED = ("id", "subject", "type", "label", "text", "source", "locator", "primary",
             "confidence", "note")
@@ -18,6 +16,8 @@ REQUIRED = ("id", "subject", "source", "locator", "text")
 SOURCE_KEYS = ("id", "title", "publisher", "author", "issued", "type", "language", "url",
                "read_via", "note")
 CONFIDENCE = ("high", "medium", "low")
+# Limit (documented in graph_data/README.md): the largest real file holds ~240 records.
+MAX_RECORDS = 5_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Record:
     properties: list[Property]
     at: Location
     key_lines: dict[str, int] = field(default_factory=dict)
+    complete: bool = True  # False when required fields are missing: checked, never published
 
     def where(self, key: str) -> Location:
         """The location of one key of the record (the record's first line if unknown)."""
@@ -83,92 +84,53 @@ class Corpus:
     errors: list[StatementError] = field(default_factory=list)
 
 
-class _Mapping(dict[str, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
+def _text(value: Any, at: Location, key: str, errors: list[StatementError]) -> str | None:
+    """A field that must be one piece of text; a list or mapping there is reported."""
+    if value is None or isinstance(value, str):
+        return value
+    errors.append(at.error(f"'{key}' must be text, got a "
+                           f"{'list' if isinstance(value, list) else 'mapping'}"))
+    return None
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
-    loader.flatten_mapping(node)
-    out = _Mapping()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a key must be plain text", key_node.start_mark)
-        key = str(key)
-        if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", key_node.start_mark)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file, turning decoding and syntax errors into StatementError."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_line = raw[: exc.start].count(b"\n") + 1
-        raise StatementError(path, bad_line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
-                             f"at offset {exc.start}); save the file as UTF-8") from None
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise StatementError(path, line, f"malformed YAML: {problem}") from None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _entries(path: Path, data: Any, what: str) -> Iterator[_Mapping]:
-    if data is None:
+def _entries(path: Path, data: Any, what: str,
+             errors: list[StatementError]) -> Iterator[Mapping]:
+    """The mappings of a file's top-level list; anything else in the list is reported."""
+    if data is None or data == "":
         return
-    if not isinstance(data, list):
-        line = data.line if isinstance(data, _Mapping) else 1
+    if not isinstance(data, Sequence):
+        line = data.line if isinstance(data, Mapping) else 1
         raise StatementError(path, line, f"expected a YAML list of {what}")
-    for item in data:
-        if not isinstance(item, _Mapping):
-            raise StatementError(path, None, f"every item must be a mapping of {what} fields, "
-                                 f"got {type(item).__name__}: {item!r}")
-        yield item
+    if len(data) > MAX_RECORDS:
+        raise StatementError(path, data.line, f"the file holds {len(data):,} {what}, over the "
+                             f"limit of {MAX_RECORDS:,}; split it into several files")
+    for item, line in zip(data, data.item_lines, strict=True):
+        if isinstance(item, Mapping):
+            yield item
+        else:
+            kind = "list" if isinstance(item, list) else f"text {item!r}"
+            errors.append(StatementError(path, line, f"every item must be a mapping of {what} "
+                                         f"fields, got a {kind}"))
+
+
+def _read(path: Path, what: str, errors: list[StatementError]) -> list[Mapping]:
+    try:
+        return list(_entries(path, read(path, errors), what, errors))
+    except StatementError as exc:
+        errors.append(exc)
+        return []
 
 
 def load_sources(path: Path, errors: list[StatementError]) -> dict[str, Source]:
     """Read the bibliography; report unknown fields, missing titles and duplicate ids."""
     sources: dict[str, Source] = {}
-    try:
-        items = list(_entries(path, read_yaml(path), "sources"))
-    except StatementError as exc:
-        errors.append(exc)
-        return sources
-    for item in items:
+    for item in _read(path, "sources", errors):
         at = Location(path, item.line)
         unknown = sorted(set(item) - set(SOURCE_KEYS))
         if unknown:
             errors.append(at.error(f"unknown source field(s): {', '.join(unknown)}"))
-        sid, title = _text(item.get("id")), _text(item.get("title"))
+        fields = {k: _text(item.get(k), at, k, errors) for k in SOURCE_KEYS if k != "read_via"}
+        sid, title = fields["id"], fields["title"]
         if not sid or not title:
             errors.append(at.error("a source needs an 'id' and a 'title'"))
             continue
@@ -180,29 +142,35 @@ def load_sources(path: Path, errors: list[StatementError]) -> dict[str, Source]:
         if via is not None and not (isinstance(via, dict) and via.get("url")):
             errors.append(at.error("'read_via' needs a mapping with at least a 'url'"))
             via = None
+        read_via: dict[str, str] | None = None
+        if via:
+            read_via = {}
+            for k, v in via.items():
+                if text := _text(v, at, f"read_via.{k}", errors):
+                    read_via[k] = text
         sources[sid] = Source(
-            id=sid, title=title, publisher=_text(item.get("publisher")),
-            author=_text(item.get("author")), issued=_text(item.get("issued")),
-            type=_text(item.get("type")), language=_text(item.get("language")),
-            url=_text(item.get("url")),
-            read_via={k: str(v) for k, v in via.items() if v is not None} if via else None,
-            note=_text(item.get("note")), at=at)
+            id=sid, title=title, publisher=fields["publisher"], author=fields["author"],
+            issued=fields["issued"], type=fields["type"], language=fields["language"],
+            url=fields["url"], read_via=read_via, note=fields["note"], at=at)
     return sources
 
 
-def _record(path: Path, item: _Mapping, errors: list[StatementError]) -> Record | None:
+def _record(path: Path, item: Mapping, errors: list[StatementError]) -> Record:
+    """One record; a record with missing fields is kept `complete=False`, so that the RDF
+    stage still checks its properties and reports every defect in one run."""
     at = Location(path, item.line)
-    missing = [k for k in REQUIRED if item.get(k) in (None, "")]
+    fields = {k: _text(item.get(k), Location(path, item.key_lines.get(k, item.line)), k,
+                       errors) for k in RESERVED if k != "label"}
+    missing = [k for k in REQUIRED if not fields[k]]
     if missing:
         errors.append(at.error(f"missing required field(s): {', '.join(missing)}"))
-        return None
     label = item.get("label")
     if label is not None and not isinstance(label, dict):
         line = item.key_lines.get("label", item.line)
         errors.append(StatementError(path, line, "'label' must map language codes to text, "
                                      "for example {en: Sonora, es: Sonora}"))
         label = None
-    confidence = _text(item.get("confidence"))
+    confidence = fields["confidence"]
     if confidence is not None and confidence not in CONFIDENCE:
         errors.append(StatementError(path, item.key_lines["confidence"],
                                      f"confidence '{confidence}' is not one of high, medium, low"))
@@ -210,11 +178,11 @@ def _record(path: Path, item: _Mapping, errors: list[StatementError]) -> Record 
     props = [Property(k, v, Location(path, item.key_lines[k]))
              for k, v in item.items() if k not in RESERVED]
     return Record(
-        id=str(item["id"]), subject=str(item["subject"]), type=_text(item.get("type")),
-        label=label, text=str(item["text"]).strip(), source=str(item["source"]),
-        locator=str(item["locator"]).strip(), primary=_text(item.get("primary")),
-        confidence=confidence, note=_text(item.get("note")), properties=props, at=at,
-        key_lines=dict(item.key_lines))
+        id=fields["id"] or "", subject=fields["subject"] or "", type=fields["type"],
+        label=label, text=(fields["text"] or "").strip(), source=fields["source"] or "",
+        locator=(fields["locator"] or "").strip(), primary=fields["primary"],
+        confidence=confidence, note=fields["note"], properties=props, at=at,
+        key_lines=dict(item.key_lines), complete=not missing)
 
 
 def statement_files(data_dir: Path) -> list[Path]:
@@ -238,24 +206,18 @@ def load(data_dir: Path) -> Corpus:
     records: list[Record] = []
     seen: dict[str, Location] = {}
     for path in statement_files(data_dir):
-        try:
-            items = list(_entries(path, read_yaml(path), "record"))
-        except StatementError as exc:
-            errors.append(exc)
-            continue
-        for item in items:
+        for item in _read(path, "records", errors):
             rec = _record(path, item, errors)
-            if rec is None:
-                continue
             if rec.id in seen:
                 first = seen[rec.id]
                 errors.append(rec.at.error(f"duplicate id '{rec.id}' (first used at "
                                            f"{first.path}:{first.line})"))
                 continue
-            seen[rec.id] = rec.at
+            if rec.id:
+                seen[rec.id] = rec.at
             for key in ("source", "primary"):
                 ref = getattr(rec, key)
-                if ref is not None and ref not in sources:
+                if ref and ref not in sources:
                     errors.append(rec.where(key).error(
                         f"unknown source key '{ref}' (not in {sources_path.name})"))
             records.append(rec)
