@@ -72,8 +72,6 @@ def test_a_result_of_exactly_max_rows_is_not_truncated(full_rows: int) -> None:
         close_app(app)
 
 
-@pytest.mark.xfail(strict=True, reason="the JSON twin of a named query sends no "
-                   "Fentanyl-KG-Truncated header (only the CSV does); route to the pages owner")
 def test_the_json_twin_also_says_truncated_in_its_header(full_rows: int) -> None:
     app = make_app(MAX_ROWS=full_rows - 1)
     try:

@@ -43,9 +43,10 @@ OFFERS: dict[str, formats.Format] = {
 
 @bp.app_template_filter("link_target")
 def link_target(value: str | None) -> str:
-    """A URL fit for href: local paths and http(s) URLs pass, anything else becomes '#'."""
+    """A URL fit for href: local paths and http(s) URLs pass, anything else becomes '#'.
+    Browsers read a backslash as a slash, so '/\\host' is refused like '//host'."""
     text = str(value or "")
-    if (text.startswith("/") and not text.startswith("//")) or \
+    if (text.startswith("/") and not text.startswith(("//", "/\\"))) or \
             text.startswith(("http://", "https://")):
         return text
     return "#"
@@ -242,7 +243,9 @@ def named_query(name: str) -> Response:
     if media == CSV:
         return _csv(data, path)
     if media == JSON:
-        return respond(data, "", JSON, local)
+        resp = respond(data, "", JSON, local)
+        resp.headers["Fentanyl-KG-Truncated"] = "true" if data.get("truncated") else "false"
+        return resp
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return respond(data, "named_query.html", HTML, local,
                    query_string=urllib.parse.urlencode(args))
