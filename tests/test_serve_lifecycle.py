@@ -178,3 +178,26 @@ def test_sighup_swaps_in_a_rebuilt_release_without_a_failed_request(tmp_path: Pa
     assert labels[0] == "Sinaloa before" and labels[-1] == "Sinaloa after"
     assert first.version != second.version
     assert any("now serving release " + second.version in line for line in srv.log)
+
+
+def test_a_trusted_proxy_tells_clients_apart_over_the_wire(tmp_path: Path) -> None:
+    """waitress must pass X-Forwarded-For on, so the per-client budgets of a real server behind
+    a trusted proxy (here loopback) count each forwarded client on its own."""
+    shutil.copytree(WEB_RELEASE, tmp_path / "out" / "release")
+    env = {"FENTANYL_KG_TRUSTED_PROXIES": "127.0.0.1", "FENTANYL_KG_RATE_LIMIT": "2",
+           "FENTANYL_KG_RATE_WINDOW": "3600"}
+    with serving(["--out", str(tmp_path / "out")], env) as srv:
+        def status(client: str) -> int:
+            req = urllib.request.Request(srv.url + "/sparql?" + urlencode(
+                {"query": "ASK {}"}), headers={"X-Forwarded-For": client,
+                                               "Accept": "application/sparql-results+json"})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    return int(exc.code)
+
+        assert [status("198.18.0.1") for _ in range(3)] == [200, 200, 429]
+        assert status("198.18.0.2") == 200
+        assert srv.stop() == 0

@@ -149,7 +149,10 @@ def run(config: Mapping[str, Any] | None = None, host: str = "127.0.0.1", port: 
     requests = Requests(AccessLog(app))
     server = waitress.create_server(requests, host=host, port=port, threads=threads,
                                     ident=f"fentanyl-kg/{__version__}",
-                                    max_request_body_size=settings.MAX_REQUEST_BYTES)
+                                    max_request_body_size=settings.MAX_REQUEST_BYTES,
+                                    # waitress drops X-Forwarded-For unless it trusts the peer
+                                    # itself; limits.py decides whom to trust (TRUSTED_PROXIES).
+                                    clear_untrusted_proxy_headers=False)
     assert isinstance(server, BaseWSGIServer)  # one host and port: one listening socket
     signals = _Signals()
     signal.signal(signal.SIGTERM, signals.stop)
