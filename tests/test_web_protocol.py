@@ -100,6 +100,15 @@ def test_invalid_utf8_in_form_body_is_a_400(client: FlaskClient, encoded: bytes)
     assert resp.status_code == 400 and "form body" in resp.json["error"]
 
 
+@pytest.mark.parametrize("path", ["/cite?s=%FF", "/query/flows_from_country?country=%C3%28",
+                                  "/query/flows_from_country.csv?country=mexico%FF",
+                                  "/id/sonora?out=%FF", "/sources?page=%C3"])
+def test_invalid_utf8_in_a_page_parameter_is_a_400(client: FlaskClient, path: str) -> None:
+    resp = client.get(path, headers={"Accept": "application/json"})
+    assert resp.status_code == 400
+    assert set(resp.json) == {"error", "status"} and "UTF-8" in resp.json["error"]
+
+
 def test_valid_utf8_still_runs(client: FlaskClient) -> None:
     query = 'SELECT ?l { id:sonora rdfs:label ?l FILTER(?l != "Señora") }'
     assert sparql(client, query).status_code == 200

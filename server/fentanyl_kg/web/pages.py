@@ -25,6 +25,7 @@ from fentanyl_kg.errors import QueryError
 from fentanyl_kg.namespaces import BASE, PREFIXES
 from fentanyl_kg.query.jobs import Call, Failure, Result
 from fentanyl_kg.web import conneg, formats, jsonld, named, pagedata, rdfout
+from fentanyl_kg.web.params import check_utf8
 from fentanyl_kg.web.terms import compact
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -39,6 +40,13 @@ OFFERS: dict[str, formats.Format] = {
         formats.Format("json", JSON, "page", (JSON,), ""),
         formats.Format("csv", CSV, "page", (CSV,), ""),
         *formats.GRAPHS, *formats.DATASETS)}
+
+
+@bp.before_request
+def _utf8_parameters() -> None:
+    """A page parameter that is not UTF-8 once percent-decoded is a 400, as on /sparql, never
+    a lookup of a name with U+FFFD in it."""
+    check_utf8(request.query_string, "query string")
 
 
 @bp.app_template_filter("link_target")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlencode
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, request, url_for
@@ -25,6 +25,7 @@ from fentanyl_kg.query import guard
 from fentanyl_kg.query.executor import Answer, Failure, Job
 from fentanyl_kg.web import formats, service
 from fentanyl_kg.web.config import KgState
+from fentanyl_kg.web.params import check_utf8
 
 bp = Blueprint("sparql", __name__)
 FORM = "application/x-www-form-urlencoded"
@@ -90,14 +91,14 @@ def endpoint() -> Response:
 
 def read_operation() -> Operation:
     """The protocol operation of this request, or a 4xx QueryError saying what is wrong."""
-    _check_utf8(request.query_string, "query string")
+    check_utf8(request.query_string, "query string")
     if request.method in ("GET", "HEAD"):
         params: MultiDict[str, str] = MultiDict(request.args)
         query = _single(params, "query")
     else:
         mimetype = request.mimetype
         if mimetype == FORM:
-            _check_utf8(request.get_data(cache=True), "form body")
+            check_utf8(request.get_data(cache=True), "form body")
             params = MultiDict(request.args)
             params.update(request.form)
             query = _single(params, "query")
@@ -132,22 +133,6 @@ def read_operation() -> Operation:
         raise QueryError("No query was given: send it as the 'query' parameter, or as the "
                          f"body of a POST with Content-Type {DIRECT}.", 400)
     return Operation(query, default, named, params)
-
-
-def _check_utf8(raw: bytes, where: str) -> None:
-    """400 when a parameter is not UTF-8 once percent-decoded: werkzeug would put U+FFFD in its
-    place and run a query the client never wrote."""
-    for part in raw.split(b"&"):
-        name, _, value = part.partition(b"=")
-        for piece in (name, value):
-            try:
-                unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                label = unquote_to_bytes(name).decode("utf-8", "replace")
-                raise QueryError(f"The {where} is not valid UTF-8 once percent-decoded "
-                                 f"(parameter {label!r}, byte {exc.start}: {exc.reason}); "
-                                 "percent-encode the UTF-8 bytes of each character.",
-                                 400) from None
 
 
 def _single(params: MultiDict[str, str], name: str) -> str | None:
