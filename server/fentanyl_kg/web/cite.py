@@ -37,7 +37,6 @@ from fentanyl_kg.web.terms import (
     XSD,
     Labeller,
     Term,
-    claim_graphs,
     graph_kind,
     is_claim_graph,
     parse_term,
@@ -77,7 +76,6 @@ class Citer:
     def __init__(self, store: ox.Store, labeller: Labeller | None = None) -> None:
         self.store = store
         self.labels = labeller or Labeller(store)
-        self.graphs = claim_graphs(store)
         self.deriver = Deriver(store, self.labels)
         self._claims: dict[str, dict[str, Any] | None] = {}
         self._support: dict[Triple, TripleSupport | None] = {}
