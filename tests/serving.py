@@ -36,9 +36,11 @@ class Served:
 
 @contextmanager
 def serving(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT,
-            timeout: float = 300) -> Iterator[Served]:
-    """`python -m fentanyl_kg serve --port 0 ARGS` until the block ends (killed if need be)."""
-    proc = subprocess.Popen([sys.executable, "-m", "fentanyl_kg", "serve", "--port", "0", *args],
+            timeout: float = 300, program: list[str] | None = None) -> Iterator[Served]:
+    """`PROGRAM serve --port 0 ARGS` (PROGRAM: `python -m fentanyl_kg` unless given) until the
+    block ends (killed if need be)."""
+    program = program or [sys.executable, "-m", "fentanyl_kg"]
+    proc = subprocess.Popen([*program, "serve", "--port", "0", *args],
                             cwd=cwd, env={**os.environ, **(env or {})}, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None

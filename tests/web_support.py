@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
+import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +15,7 @@ from typing import Any
 
 import pyoxigraph as ox
 from flask import Flask
+from serving import serving
 
 from fentanyl_kg.namespaces import CLAIM, INFERRED_GRAPH, ONTOLOGY_GRAPH, PROVENANCE_GRAPH
 
@@ -102,39 +100,16 @@ def live_server(out_dir: Path, data_dir: Path | None = None,
                 env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[Server]:
     """`fentanyl-kg serve` on a free port in a subprocess, until the block ends."""
     exe = Path(sys.executable).with_name("fentanyl-kg")  # the console script, as users run it
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "fentanyl_kg"]
-    cmd += ["serve", "--port", "0", "--threads", "4", "--out", str(out_dir)]
+    args = ["--threads", "4", "--out", str(out_dir)]
     if data_dir is not None:
-        cmd += ["--data", str(data_dir)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    drain: threading.Thread | None = None
-    try:
-        deadline = time.monotonic() + timeout
-        url = None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = re.search(r"serving .* on (http://\S+)", line)
-            url = found.group(1).rstrip("/") if found else None
-        if url is None:
-            raise RuntimeError("fentanyl-kg serve did not start:\n" + "".join(lines))
-        # Keep reading, so that the access log never fills the pipe and blocks the server.
-        drain = threading.Thread(target=lambda: lines.extend(proc.stdout),  # type: ignore
-                                 daemon=True)
-        drain.start()
-        yield Server(url, lines)
-    finally:
-        proc.terminate()
+        args += ["--data", str(data_dir)]
+    with serving(args, env, timeout=timeout,
+                 program=[str(exe)] if exe.exists() else None) as srv:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if drain is not None:
-            drain.join(10)
-        proc.stdout.close()
+            yield Server(srv.url, srv.log)
+        finally:
+            srv.signal(signal.SIGTERM)  # a clean stop; `serving` kills it if this hangs
+            try:
+                srv.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass

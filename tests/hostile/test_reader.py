@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph, URIRef
+from test_statements import GOOD as RECORD
 
 from fentanyl_kg import bundled, rdf, statements, strict_yaml
 from fentanyl_kg.errors import StatementErrors
@@ -27,14 +28,6 @@ from paths import MINI
 BOUNDED = settings(max_examples=100, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-RECORD = """\
-- id: extra-1
-  subject: mexico
-  text: Mexico borders the United States.
-  source: brief
-  locator: page 9
-  bordersOn: united-states
-"""
 # Pieces of YAML syntax, spliced into a good record to reach the deeper checks.
 FRAGMENTS = ["- ", ": ", ":", "\n", "\n  ", "\n    ", "  ", "[", "]", "{", "}", ", ", "&a ",
              "*a", "!!int ", "!x ", '"', "'", "\\u", "\\ud800", "#", "---\n", "...\n", "? ",
